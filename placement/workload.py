@@ -1,0 +1,285 @@
+"""Workloads: the testbed's VNF catalogue, random chain generation, chain checks, JSON.
+
+:func:`generate_chains` draws reproducible batches (everything at time 0)
+or online workloads (Poisson arrivals, exponential lifetimes) from a seed;
+:func:`validate_chain` rejects chains no substrate could host before an
+algorithm wastes time on them.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .errors import ChainError
+from .model import CPU, KIND, MEM, SERVER, VNF, Chain
+from .substrate import node_sort_key, servers
+
+__all__ = [
+    "DEFAULT_CATALOGUE",
+    "generate_chains",
+    "validate_chain",
+    "chains_to_json",
+    "chains_from_json",
+]
+
+DEFAULT_CATALOGUE: dict[str, VNF] = {
+    "forwarder": VNF("forwarder", cpu=0.25, mem=64.0, proc_delay=0.05),
+    "nat": VNF("nat", cpu=0.25, mem=64.0, proc_delay=0.1),
+    "firewall": VNF("firewall", cpu=0.5, mem=128.0, proc_delay=0.1),
+    "load_balancer": VNF("load_balancer", cpu=0.5, mem=128.0, proc_delay=0.15),
+    "ids": VNF("ids", cpu=1.0, mem=256.0, proc_delay=0.5),
+}
+"""VNF types the testbed can run, with nominal demands (cores, MiB, ms).
+
+Treat it as read-only; pass your own dict to :func:`generate_chains` to
+change demands (e.g. from the testbed's calibration).
+"""
+
+_INF = float("inf")
+
+
+def _is_number(x):
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _range(name, value, *, allow_inf=False):
+    """Parse a number or a ``(lo, hi)`` pair into ``(lo, hi)``; only a lone number may be inf."""
+    fixed = not isinstance(value, (tuple, list))
+    pair = (value, value) if fixed else tuple(value)
+
+    def fine(x):
+        return _is_number(x) and x > 0 and (math.isfinite(x) or (allow_inf and fixed))
+
+    if len(pair) != 2 or not all(map(fine, pair)) or pair[0] > pair[1]:
+        inf = " (or inf)" if allow_inf else ""
+        raise ChainError(
+            f"{name} must be a number > 0{inf} or a (lo, hi) pair with 0 < lo <= hi < inf, got {value!r}"
+        )
+    return float(pair[0]), float(pair[1])
+
+
+def _length_range(length):
+    pair = length if isinstance(length, (tuple, list)) else (length, length)
+    ints = len(pair) == 2 and all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in pair)
+    if not (ints and 1 <= pair[0] <= pair[1]):
+        raise ChainError(
+            f"length must be an int >= 1 or a (lo, hi) pair of ints with 1 <= lo <= hi, got {length!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _rate(name, value):
+    if value is not None and not (_is_number(value) and 0 < value < _INF):
+        raise ChainError(f"{name} must be None or a finite number > 0, got {value!r}")
+    return value
+
+
+def generate_chains(
+    substrate,
+    n,
+    *,
+    length=(2, 4),
+    catalogue=DEFAULT_CATALOGUE,
+    bw=(1.0, 10.0),
+    max_latency=_INF,
+    endpoints="servers",
+    arrival_rate=None,
+    mean_lifetime=None,
+    seed=None,
+) -> list[Chain]:
+    """Draw ``n`` random chains ``"c0"``, ``"c1"``, ... over ``substrate``.
+
+    Each chain has a uniform number of VNFs in ``length`` (an int or an
+    inclusive ``(lo, hi)``), types drawn uniformly with repetition from
+    ``catalogue`` (keyed by VNF type), ``bw`` and
+    ``max_latency`` uniform in their ``(lo, hi)`` (or fixed), and distinct
+    ingress and egress drawn among the servers (``endpoints="servers"``) or
+    all nodes (``"any"``) when at least two exist.  With ``arrival_rate``
+    chains arrive as a Poisson process of that rate (else all at time 0);
+    with ``mean_lifetime`` they live exponentially long (else forever).
+    Every random draw is made whatever the options, so changing only the
+    timing options keeps the same chains.  The catalogue is checked against
+    the substrate first (every type fits some server), so each chain passes
+    :func:`validate_chain`.
+
+    Examples
+    --------
+    >>> from placement.topologies import star
+    >>> G = star(4)
+    >>> chains = generate_chains(G, 3, length=2, bw=5.0, seed=7)
+    >>> [c.id for c in chains], [len(c.vnfs) for c in chains], chains[0].bw
+    (['c0', 'c1', 'c2'], [2, 2, 2], 5.0)
+    >>> chains == generate_chains(G, 3, length=2, bw=5.0, seed=7)
+    True
+    """
+    if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0):
+        raise ChainError(f"n must be an int >= 0, got {n!r}")
+    len_lo, len_hi = _length_range(length)
+    bw_lo, bw_hi = _range("bw", bw)
+    lat_lo, lat_hi = _range("max_latency", max_latency, allow_inf=True)
+    _rate("arrival_rate", arrival_rate)
+    _rate("mean_lifetime", mean_lifetime)
+    if not catalogue:
+        raise ChainError("catalogue is empty: give at least one VNF type")
+    if endpoints == "servers":
+        candidates = servers(substrate)
+    elif endpoints == "any":
+        candidates = sorted(substrate, key=node_sort_key)
+    else:
+        raise ChainError(f"endpoints must be 'servers' or 'any', got {endpoints!r}")
+    if not candidates:
+        raise ChainError(f"no candidate endpoints for endpoints={endpoints!r}: the substrate has none")
+    probe = Chain("<catalogue>", tuple(catalogue.values()), candidates[0], candidates[0])
+    validate_chain(substrate, probe, catalogue=catalogue)
+
+    rng = np.random.default_rng(seed)
+    types = list(catalogue)
+    chains, clock = [], 0.0
+    for i in range(n):
+        k = int(rng.integers(len_lo, len_hi + 1))
+        vnfs = tuple(catalogue[types[j]] for j in rng.integers(len(types), size=k))
+        pair = rng.choice(len(candidates), size=2, replace=len(candidates) < 2)
+        u_bw, u_lat, gap, life = rng.random(), rng.random(), rng.exponential(), rng.exponential()
+        latency = lat_lo if lat_lo == lat_hi else lat_lo + u_lat * (lat_hi - lat_lo)
+        if arrival_rate is not None:
+            clock += gap / arrival_rate
+        chain = Chain(
+            id=f"c{i}",
+            vnfs=vnfs,
+            ingress=candidates[pair[0]],
+            egress=candidates[pair[1]],
+            bw=bw_lo + u_bw * (bw_hi - bw_lo),
+            max_latency=latency,
+            arrival=clock,
+            lifetime=_INF if mean_lifetime is None else life * mean_lifetime,
+        )
+        chains.append(chain)
+    return chains
+
+
+def _demand_problem(owner, name, value, *, positive=False, allow_inf=False, unit=""):
+    bound = "> 0" if positive else ">= 0"
+    if not _is_number(value) or math.isnan(value) or (math.isinf(value) and not allow_inf):
+        return f"{owner}: {name} is {value!r}, must be a {'' if allow_inf else 'finite '}number {bound}{unit}"
+    if value < 0 or (positive and value == 0):
+        return f"{owner}: {name} is {value:g}, must be {bound}{unit}"
+    return None
+
+
+def validate_chain(substrate, chain: Chain, *, catalogue=None) -> None:
+    """Check that ``chain`` is well formed and could fit ``substrate`` in principle.
+
+    Raises :class:`~placement.errors.ChainError` listing every problem:
+    unknown endpoints, no VNFs, negative or non-finite demands, ``bw <= 0``,
+    a VNF larger than the largest server, or (when ``catalogue`` is given) a
+    VNF type not in it.  Fitting every VNF on some server is necessary, not
+    sufficient: capacity sharing and latency are the algorithms' business.
+
+    Examples
+    --------
+    >>> from placement.topologies import line
+    >>> big = VNF("ids", cpu=16.0)
+    >>> validate_chain(line(2), Chain("c3", (big,), "srv0", "srv1"))
+    Traceback (most recent call last):
+    ...
+    placement.errors.ChainError: VNF 'ids' of chain 'c3' needs 16 cores but the largest server has 8
+    """
+    cid = chain.id
+    problems = []
+    for end in ("ingress", "egress"):
+        node = getattr(chain, end)
+        try:
+            present = node in substrate
+        except TypeError:  # unhashable
+            present = False
+        if not present:
+            problems.append(f"chain {cid!r}: {end} {node!r} is not a node of the substrate")
+    if not chain.vnfs:
+        problems.append(f"chain {cid!r} has no VNFs: give at least one")
+    for name, value, positive, allow_inf, unit in (
+        ("bw", chain.bw, True, False, " (Mbit/s)"),
+        ("max_latency", chain.max_latency, True, True, " (ms)"),
+        ("arrival", chain.arrival, False, False, ""),
+        ("lifetime", chain.lifetime, True, True, ""),
+    ):
+        problem = _demand_problem(
+            f"chain {cid!r}", name, value, positive=positive, allow_inf=allow_inf, unit=unit
+        )
+        if problem:
+            problems.append(problem)
+
+    caps = [d for _, d in substrate.nodes(data=True) if d.get(KIND) == SERVER]
+    largest = {a: max((d.get(a, 0.0) for d in caps), default=0.0) for a in (CPU, MEM)}
+    units = {CPU: "cores", MEM: "MiB"}
+    for vnf in chain.vnfs:
+        owner = f"VNF {vnf.type!r} of chain {cid!r}"
+        if catalogue is not None and vnf.type not in catalogue:
+            problems.append(f"{owner}: type not in the catalogue (known: {', '.join(sorted(catalogue))})")
+        bad = [_demand_problem(owner, a, getattr(vnf, a)) for a in (CPU, MEM, "proc_delay")]
+        problems += [p for p in bad if p]
+        if any(bad):
+            continue
+        for a in (CPU, MEM):
+            if getattr(vnf, a) > largest[a]:
+                problems.append(
+                    f"{owner} needs {getattr(vnf, a):g} {units[a]} but the largest server has {largest[a]:g}"
+                )
+    if problems:
+        raise ChainError("; ".join(problems))
+
+
+def _encode(x):
+    return None if x == _INF else x
+
+
+def _decode(x):
+    return _INF if x is None or (isinstance(x, str) and x.lower() in ("inf", "infinity")) else float(x)
+
+
+def chains_to_json(chains) -> list[dict]:
+    """Chains as JSON-ready dicts, infinite ``max_latency``/``lifetime`` as null.
+
+    Examples
+    --------
+    >>> c = Chain("c0", (VNF("nat"),), "a", "b")
+    >>> chains_to_json([c])[0]["max_latency"] is None
+    True
+    >>> chains_from_json(chains_to_json([c])) == [c]
+    True
+    """
+    return [
+        {
+            "id": c.id,
+            "vnfs": [{"type": v.type, "cpu": v.cpu, "mem": v.mem, "proc_delay": v.proc_delay} for v in c.vnfs],
+            "ingress": c.ingress,
+            "egress": c.egress,
+            "bw": c.bw,
+            "max_latency": _encode(c.max_latency),
+            "arrival": c.arrival,
+            "lifetime": _encode(c.lifetime),
+        }
+        for c in chains
+    ]
+
+
+def chains_from_json(data) -> list[Chain]:
+    """Rebuild chains saved by :func:`chains_to_json` (null or ``"inf"`` means infinity)."""
+    try:
+        return [
+            Chain(
+                id=d["id"],
+                vnfs=tuple(VNF(**v) for v in d["vnfs"]),
+                ingress=d["ingress"],
+                egress=d["egress"],
+                bw=float(d["bw"]),
+                max_latency=_decode(d.get("max_latency")),
+                arrival=float(d.get("arrival", 0.0)),
+                lifetime=_decode(d.get("lifetime")),
+            )
+            for d in data
+        ]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ChainError(f"malformed chain JSON: {e!r}") from None
