@@ -1,0 +1,111 @@
+"""Remove what a testbed run left behind: ``python -m testbed.cleanup [RUN_ID ...|--all]``.
+
+Only this project's things are touched, found by what marks them as ours:
+containers and volumes by the ``sfcbench.run`` label, processes through the
+run's cgroup ``sfcbench-<id>`` (never by process name), network namespaces and
+cgroups by their ``sfcbench-<id>`` name, root-namespace interfaces and paths
+by the run's manifest under ``/run/sfcbench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from testbed import system
+from testbed.runtime import LABEL, PREFIX, Manifest
+
+
+def _docker(client=None):
+    if client is not None:
+        return client
+    from testbed.images import docker_client
+
+    try:
+        return docker_client(timeout=30)
+    except system.TestbedError:
+        return None  # no daemon: no containers of ours can be running either
+
+
+def remove_containers(client, run_id: str | None) -> int:
+    """Remove containers (with their anonymous volumes) labelled with ``run_id`` (any run if None)."""
+    import docker
+    from concurrent.futures import ThreadPoolExecutor
+
+    if client is None:
+        return 0
+    label = f"{LABEL}={run_id}" if run_id else LABEL
+    containers = client.containers.list(all=True, filters={"label": label})
+
+    def remove(c):
+        try:
+            c.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(remove, containers))
+    for volume in client.volumes.list(filters={"label": label}):
+        volume.remove(force=True)
+    return len(containers)
+
+
+def remove_run(run_id: str, docker_client=None) -> dict:
+    """Remove everything of run ``run_id``; return counts of what was removed."""
+    try:
+        resources = Manifest.load(run_id).resources
+    except (FileNotFoundError, ValueError):
+        resources = {}
+    name = f"{PREFIX}-{run_id}"
+    done = {"containers": remove_containers(_docker(docker_client), run_id)}
+    cgroups = {Path(p) for p in resources.get("cgroups", [])} | set(system.cgroup_dirs(name))
+    for cg in cgroups:
+        # v1: the pids hierarchy holds the run's host processes; the other
+        # hierarchies only hold leftover (empty) container cgroups.
+        system.kill_cgroup(cg)
+    for cg in system.cgroup_dirs(name):
+        system.remove_cgroup_tree(cg)
+    done["cgroups"] = len(cgroups)
+    netns = [ns for ns in system.netns_list() if ns == name or ns.startswith(name + "-")]
+    for ns in netns:
+        system.netns_delete(ns)
+    done["netns"] = len(netns)
+    for link in resources.get("links", []) + resources.get("bridges", []):
+        system.run(["ip", "link", "del", link], check=False)
+    for path in resources.get("paths", []):
+        shutil.rmtree(path, ignore_errors=True)
+    Manifest(run_id).discard()
+    return done
+
+
+def remove_all(docker_client=None) -> dict:
+    """Remove every run's leftovers: by manifest, label and ``sfcbench-`` prefix."""
+    client = _docker(docker_client)
+    run_ids = set(Manifest.run_ids())
+    run_ids |= {ns[len(PREFIX) + 1:] for ns in system.netns_list() if ns.startswith(PREFIX + "-")}
+    run_ids |= {p.name[len(PREFIX) + 1:] for p in system.cgroup_dirs(PREFIX + "-")}
+    total = {"runs": len(run_ids), "containers": remove_containers(client, None)}
+    for run_id in sorted(run_ids):
+        remove_run(run_id, client)
+    return total
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m testbed.cleanup", description=__doc__.splitlines()[0])
+    parser.add_argument("run_ids", nargs="*", help="runs to remove (ids as printed by the run)")
+    parser.add_argument("--all", action="store_true", help="remove what any sfcbench run left")
+    args = parser.parse_args(argv)
+    if not args.all and not args.run_ids:
+        parser.error("name one or more run ids, or --all")
+    system.require_root()
+    if args.all:
+        print(f"cleanup: {remove_all()}")
+    for run_id in args.run_ids:
+        print(f"cleanup {run_id}: {remove_run(run_id)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

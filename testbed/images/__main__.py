@@ -1,0 +1,3 @@
+from testbed.images import main
+
+main()

@@ -1,0 +1,426 @@
+"""Host kinds and links of the testbed, on top of Debian's Mininet 2.3.0.
+
+- :class:`ProcessHost`: a plain Mininet host (own network namespace; shares the
+  machine's filesystem and processes).
+- :class:`DockerHost`: a container attached to the emulated network the way
+  Containernet does it (its veths moved into the container's namespace), with a
+  Mininet shell inside the container's namespaces.
+- :class:`DinDHost`: a Docker host running its own Docker daemon, in which VNFs
+  run as inner containers.
+- :class:`SfcLink`: a veth pair shaped by tc (htb) and delayed by netem, or by
+  the user-space relay (:mod:`testbed.delay`) on kernels without netem.
+
+Interfaces are configured with the host's ``ip``/``tc``/``ethtool`` run inside
+the node's network namespace, so container images need none of them.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mininet.link import Link, TCIntf
+from mininet.node import Host
+
+from testbed import system
+from testbed.system import TestbedError
+
+
+class RunNode:
+    """Mixin: the node belongs to a :class:`testbed.runtime.Run` and its processes to the run's cgroup."""
+
+    run = None
+
+    def _popen(self, cmd, **params):
+        return Host._popen(self, self.run.spawn_prefix() + list(cmd), **params)
+
+    def netcmd(self, *args) -> str:
+        """Run a host tool in this node's network namespace; return its output."""
+        return self.cmd(*args)
+
+
+class ProcessHost(RunNode, Host):
+    """A plain Mininet host: private network namespace, shared filesystem and processes."""
+
+    kind = "process"
+
+    def __init__(self, name, run, **params):
+        self.run = run
+        super().__init__(name, **params)
+
+
+def parse_delay(delay) -> float:
+    """Delay in ms from a number or a Mininet-style string such as ``'10ms'``."""
+    if delay is None or delay == "":
+        return 0.0
+    if isinstance(delay, (int, float)):
+        value = float(delay)
+    else:
+        m = re.fullmatch(r"\s*([0-9.]+)\s*(us|ms|s)?\s*", str(delay))
+        if not m:
+            raise TestbedError(f"link delay {delay!r} is not a duration such as 10 or '10ms'")
+        value = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3, None: 1.0}[m.group(2)]
+    if value < 0:
+        raise TestbedError(f"link delay {delay!r} is negative")
+    return value
+
+
+class SfcIntf(TCIntf):
+    """A tc-shaped interface configured with the host's tools in its node's namespace."""
+
+    bwParamMax = 100_000  # Mbit/s; Mininet's 1000 would silently drop faster links
+
+    def cmd(self, *args, **kwargs):
+        return self.node.netcmd(*args)
+
+    def bwCmds(self, bw=None, **kwargs):
+        cmds, parent = super().bwCmds(bw=bw, **kwargs)
+        # htb's default quantum (rate / r2q) is "too big" above ~100 Mbit/s.
+        return [c + " quantum 1514" if " htb rate " in c else c for c in cmds], parent
+
+
+class SfcLink(Link):
+    """A substrate link: bandwidth ``bw`` (Mbit/s) and one-way ``delay`` (ms) in both directions.
+
+    With netem both interfaces get ``htb`` + ``netem delay``.  Without it the
+    link is split in the run's link namespace and :mod:`testbed.delay` relays
+    frames across the split after ``delay`` ms; htb still shapes both ends.
+    """
+
+    def __init__(self, node1, node2, bw=None, delay=None, run=None, **params):
+        self.run = run or node1.run or node2.run
+        self.delay_ms = parse_delay(delay)
+        self.relay = None
+        self.mid = None
+        self.mechanism = self.run.delay if self.delay_ms > 0 else "none"
+        relayed = self.mechanism == "userspace"
+        params.setdefault("cls1", SfcIntf)
+        params.setdefault("cls2", SfcIntf)
+        netem = f"{self.delay_ms:g}ms" if self.mechanism == "netem" else None
+        if relayed:  # raw relays need plain frames: no offloads, no partial checksums
+            params.update(txo=False, rxo=False)
+        super().__init__(node1, node2, bw=bw, delay=netem, **params)
+        if relayed:
+            for intf in (self.intf1, self.intf2):
+                intf.cmd(f"ethtool -K {intf.name} tso off gso off gro off tx off rx off")
+            a, b = self.mid
+            self.relay = self.run.popen(
+                [sys.executable, "-m", "testbed.delay", a, b, self.delay_ms],
+                netns=self.run.links_ns,
+                stdout=subprocess.PIPE,
+            )
+            ready, _, _ = select.select([self.relay.stdout], [], [], 10)
+            if not ready or self.relay.stdout.readline().strip() != b"ready":
+                raise TestbedError(f"the delay relay of link {self.intf1}<->{self.intf2} did not start")
+
+    @staticmethod
+    def _netns(node):
+        return ["netns", str(node.pid)] if node is not None and node.inNamespace else []
+
+    def makeIntfPair(self, name1, name2, addr1=None, addr2=None, node1=None, node2=None, deleteIntfs=True):
+        def end(name, addr, node):
+            return ["name", name, *(["address", addr] if addr else []), *self._netns(node)]
+
+        if self.delay_ms > 0 and self.run.delay == "userspace":
+            ns = self.run.links_ns
+            uid = os.urandom(3).hex()
+            self.mid = (f"d{uid}a", f"d{uid}b")
+            system.run(["ip", "link", "add", *end(name1, addr1, node1), "type", "veth", "peer", "name", self.mid[0], "netns", ns])
+            system.run(["ip", "link", "add", *end(name2, addr2, node2), "type", "veth", "peer", "name", self.mid[1], "netns", ns])
+            for m in self.mid:
+                system.run(["ip", "-n", ns, "link", "set", m, "up"])
+                system.run(["ip", "netns", "exec", ns, "ethtool", "-K", m, "tso", "off", "gso", "off", "gro", "off", "tx", "off", "rx", "off"])
+        else:
+            system.run(["ip", "link", "add", *end(name1, addr1, node1), "type", "veth", "peer", *end(name2, addr2, node2)])
+        for node in (node1, node2):
+            if node is not None and not node.inNamespace:
+                self.run.manifest.add("links", name1 if node is node1 else name2)
+
+    def stop(self):
+        if self.relay is not None:
+            self.relay.kill()
+            self.relay.wait()
+            self.relay = None
+        if self.mid:
+            for m in self.mid:
+                system.run(["ip", "-n", self.run.links_ns, "link", "del", m], check=False)
+        super().stop()
+
+    def delete(self):
+        for intf in (self.intf1, self.intf2):
+            if intf is not None and intf.node is not None:
+                intf.delete()
+        self.intf1 = self.intf2 = None
+
+
+# -- container hosts ----------------------------------------------------------------
+
+DIND_FALLBACK_OPTIONS = {
+    # What runs a Docker daemon where --privileged is refused (ENVIRONMENT.md): every
+    # capability the machine can grant, no seccomp/AppArmor filter, writable /proc
+    # and /sys paths, and access to devices so inner containers can be created.
+    "cap_add": ["ALL"],
+    "cap_drop": ["SYS_RESOURCE"],
+    "security_opt": ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"],
+    "device_cgroup_rules": ["a *:* rwm"],
+}
+_privileged_ok: dict[str, bool] = {}
+
+
+def privileged_allowed(run, image: str) -> bool:
+    """Whether this machine can start a ``--privileged`` container (tried once per process)."""
+    if image not in _privileged_ok:
+        import docker
+
+        probe = run.docker.containers.create(image, ["true"], privileged=True, network_mode="none",
+                                             name=f"{run.name}-probe", labels=run.labels(node="probe"))
+        try:
+            probe.start()
+            _privileged_ok[image] = True
+        except docker.errors.APIError:
+            _privileged_ok[image] = False
+        finally:
+            probe.remove(force=True)
+    return _privileged_ok[image]
+
+
+def privileged_options(run, image: str, log=None) -> dict:
+    """docker-py options for a host that must run a Docker daemon: privileged, or the fallback."""
+    if privileged_allowed(run, image):
+        return {"privileged": True}
+    if log:
+        log("this machine refuses --privileged containers; DinD hosts get "
+            "cap-add ALL minus SYS_RESOURCE, seccomp/apparmor unconfined, device rule 'a *:* rwm'")
+    return dict(DIND_FALLBACK_OPTIONS)
+
+
+def create_container(run, name: str, image: str, command=None, *, kind: str = "docker",
+                     cpu: float | None = None, mem: float | None = None, **docker_args):
+    """Create and start the container behind a Docker host; return the docker-py object.
+
+    The container has no network but loopback (``network_mode=none``): its only
+    interfaces are the testbed's links, so no traffic can leave the emulation.
+    ``cpu`` is in cores, ``mem`` in MiB.
+    """
+    import docker
+
+    args = dict(
+        name=f"{run.name}-{name}", hostname=name, detach=True, tty=True, stdin_open=True,
+        network_mode="none", labels=run.labels(node=name, kind=kind), init=False,
+    )
+    if _cgroupfs(run.docker):
+        args["cgroup_parent"] = "/" + run.name
+    if cpu:
+        args["nano_cpus"] = int(cpu * 1e9)
+    if mem:
+        args["mem_limit"] = f"{int(mem)}m"
+    args.update(docker_args)
+    run.manifest.add("containers", args["name"])
+    try:
+        container = _run_container(run.docker, image, command, args)
+    except docker.errors.ImageNotFound as exc:
+        raise TestbedError(f"image {image!r} not found: build it with `python -m testbed.images` "
+                           "or name an image that exists (conf/testbed/*.yaml)") from exc
+    except docker.errors.APIError as exc:
+        raise TestbedError(f"cannot start container for {name!r} from {image!r}: {exc.explanation or exc}") from exc
+    container.reload()
+    if container.status != "running":
+        logs = container.logs(tail=20).decode(errors="replace")
+        raise TestbedError(f"container for {name!r} exited at once ({container.status}): {logs}")
+    return container
+
+
+def _run_container(client, image, command, args):
+    """``client.containers.run`` that also understands ``systempaths=unconfined``.
+
+    docker-py has no field for it; the CLI sends empty MaskedPaths and
+    ReadonlyPaths, and so do we.
+    """
+    from docker.models.containers import _create_container_args
+
+    args = dict(args, image=image, command=command, version=client.api._version)
+    security = list(args.pop("security_opt", None) or [])
+    unmask = "systempaths=unconfined" in security
+    if unmask:
+        security.remove("systempaths=unconfined")
+    if security:
+        args["security_opt"] = security
+    args.pop("detach", None)
+    create = _create_container_args(args)
+    if unmask:
+        create["host_config"].update(MaskedPaths=[], ReadonlyPaths=[])
+    cid = client.api.create_container(**create)["Id"]
+    client.api.start(cid)
+    return client.containers.get(cid)
+
+
+_cgroup_driver: dict[int, str] = {}
+
+
+def _cgroupfs(client) -> bool:
+    key = id(client)
+    if key not in _cgroup_driver:
+        _cgroup_driver[key] = client.info().get("CgroupDriver", "")
+    return _cgroup_driver[key] == "cgroupfs"
+
+
+class DockerHost(RunNode, Host):
+    """A Mininet host backed by a container: own filesystem, processes and network.
+
+    The Mininet shell enters all of the container's namespaces (nsenter) and
+    joins its cgroups, so ``cmd()`` runs inside the container, under its limits.
+    Pass ``container=`` to adopt one created beforehand (parallel bring-up).
+    """
+
+    kind = "docker"
+
+    def __init__(self, name, run, image=None, command=None, *, container=None,
+                 cpu=None, mem=None, docker_args=None, **params):
+        self.run = run
+        self.container = container or create_container(
+            run, name, image, command, kind=self.kind, cpu=cpu, mem=mem, **(docker_args or {}))
+        Host.__init__(self, name, **params)
+
+    @property
+    def container_pid(self) -> int:
+        return int(self.container.attrs["State"]["Pid"])
+
+    def enter_argv(self) -> list[str]:
+        return ["nsenter", "-t", str(self.container_pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w"]
+
+    def _cgroup_procs_files(self) -> list[str]:
+        files = []
+        for line in Path(f"/proc/{self.container_pid}/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            base = system.CGROUP_ROOT
+            if controllers:
+                base = base / controllers.replace("name=", "")
+            elif not system.cgroup_v2():
+                base = base / "unified"
+            procs = base / path.lstrip("/") / "cgroup.procs"
+            if procs.exists():
+                files.append(str(procs))
+        return files
+
+    def _popen(self, cmd, **params):
+        join = " ".join(f"echo $$ > {shlex.quote(f)};" for f in self._cgroup_procs_files())
+        return Host._popen(self, ["sh", "-c", f'{join} exec "$@"', "sh", *cmd], **params)
+
+    def popen(self, *args, **kwargs):
+        kwargs.setdefault("mncmd", self.enter_argv())
+        return Host.popen(self, *args, **kwargs)
+
+    def startShell(self, mnopts=None):
+        """Start the Mininet shell inside the container (Mininet's protocol: prompt chr(127))."""
+        if self.shell:
+            return
+        self.pid = self.container_pid
+        cmd = self.enter_argv() + ["env", "PS1=" + chr(127), "bash", "--norc", "--noediting",
+                                   "-is", "mininet:" + self.name]
+        self.master, self.slave = pty.openpty()
+        self.shell = self._popen(cmd, stdin=self.slave, stdout=self.slave, stderr=self.slave,
+                                 close_fds=False, start_new_session=True)
+        self.stdin = os.fdopen(self.master, "r")
+        self.stdout = self.stdin
+        self.pollOut = select.poll()
+        self.pollOut.register(self.stdout)
+        self.outToNode[self.stdout.fileno()] = self
+        self.inToNode[self.stdin.fileno()] = self
+        self.execed, self.lastCmd, self.lastPid, self.readbuf = False, None, None, ""
+        output = ""
+        deadline = time.monotonic() + 30
+        while not output.endswith(chr(127)):
+            if self.shell.poll() is not None or time.monotonic() > deadline:
+                raise TestbedError(f"no shell in container of {self.name!r}: its image needs bash ({output.strip()[-200:]})")
+            if self.pollOut.poll(100):
+                output += self.read(1024)
+        self.waiting = False
+        self.cmd("unset HISTFILE; stty -echo; set +m")
+
+    def netcmd(self, *args) -> str:
+        argv = system.in_netns(self.pid, ["sh", "-c", " ".join(str(a) for a in args)])
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        return proc.stdout + proc.stderr
+
+    def terminate(self):
+        if self.shell and self.shell.poll() is None:
+            try:
+                os.killpg(self.shell.pid, 9)
+            except ProcessLookupError:
+                pass
+        self.cleanup()
+        self.remove_container()
+
+    def remove_container(self):
+        import docker
+
+        try:
+            self.container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        self.run.manifest.remove("containers", self.container.name)
+
+
+class DinDHost(DockerHost):
+    """A server: a Docker host running its own Docker daemon, VNFs as inner containers.
+
+    The inner daemon listens on its unix socket only.  Images reach it from the
+    host's image cache, bind-mounted read-only at ``/sfcbench/images``.
+    """
+
+    kind = "dind"
+    IMAGE_MOUNT = "/sfcbench/images"
+
+    @staticmethod
+    def docker_args(run, image: str, log=None) -> dict:
+        """Container options a DinD server needs on this machine."""
+        from testbed.images import CACHE_DIR
+
+        (CACHE_DIR / "images").mkdir(parents=True, exist_ok=True)
+        volumes = {str(CACHE_DIR / "images"): {"bind": DinDHost.IMAGE_MOUNT, "mode": "ro"}}
+        if not system.cgroup_v2():
+            volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
+        else:
+            pass  # v2: the private cgroup namespace is delegated by the entrypoint
+        return {**privileged_options(run, image, log), "volumes": volumes}
+
+    def wait_daemon(self, timeout: float = 60.0) -> None:
+        """Block until the inner Docker daemon answers (polling, never a fixed sleep)."""
+        out = self.cmd(
+            f"for i in $(seq 1 {int(timeout * 20)}); do docker version >/dev/null 2>&1 && break; "
+            "sleep 0.05; done; docker version --format '{{.Server.Version}}' 2>&1"
+        )
+        if not re.search(r"^\d+\.\d+", out.strip()):
+            logs = self.container.logs(tail=15).decode(errors="replace")
+            raise TestbedError(f"the Docker daemon in {self.name!r} did not answer within {timeout} s: {out.strip()} {logs}")
+
+    def docker(self, *args) -> str:
+        """Run the inner ``docker`` CLI with ``args``; raise on failure."""
+        out = self.cmd("docker " + " ".join(shlex.quote(str(a)) for a in args) + "; echo \"rc=$?\"")
+        body, _, rc = out.rstrip().rpartition("rc=")
+        if rc.strip() != "0":
+            raise TestbedError(f"{self.name}: docker {' '.join(map(str, args))} failed: {body.strip()}")
+        return body.strip()
+
+    def load_image(self, tar_name: str) -> None:
+        self.docker("load", "-q", "-i", f"{self.IMAGE_MOUNT}/{tar_name}")
+
+    def terminate(self):
+        if self.shell and self.container_running():
+            # Inner containers first, so their cgroups go with them.
+            self.cmd("docker rm -f $(docker ps -aq) >/dev/null 2>&1")
+        super().terminate()
+
+    def container_running(self) -> bool:
+        try:
+            self.container.reload()
+        except Exception:
+            return False
+        return self.container.status == "running"

@@ -1,0 +1,191 @@
+"""Run identity and the record of what a run created.
+
+Every testbed run gets a short id.  Everything it creates carries that id: Docker
+objects a ``sfcbench.run=<id>`` label, network namespaces and cgroups the
+``sfcbench-<id>`` prefix, processes an entry (pid and start time) in the run's
+manifest under ``/run/sfcbench``.  :mod:`testbed.cleanup` reads manifests and
+labels to remove what a killed run left, and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LABEL = "sfcbench.run"
+PREFIX = "sfcbench"
+STATE_DIR = Path(os.environ.get("SFCBENCH_STATE_DIR", "/run/sfcbench"))
+
+
+def new_run_id() -> str:
+    """A fresh 6-hex-digit run id (short: it goes into interface names)."""
+    return secrets.token_hex(3)
+
+
+def process_start_time(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot, or None if it is gone.
+
+    Together with the pid it identifies a process for good: a recycled pid has
+    another start time, so cleanup never signals a stranger.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses.
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Manifest:
+    """What one run created, persisted after every change.
+
+    Keys of ``resources``: ``netns`` (names), ``links`` (root-namespace
+    interface names), ``bridges``, ``processes`` ([pid, start time, what]),
+    ``cgroups`` (paths), ``paths`` (temp dirs and files), ``containers``
+    (names; also found by label), ``volumes``.
+    """
+
+    run_id: str
+    resources: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def path(self) -> Path:
+        return STATE_DIR / f"{self.run_id}.json"
+
+    def add(self, kind: str, value) -> None:
+        """Record one resource of ``kind`` and persist the manifest."""
+        with self._lock:
+            items = self.resources.setdefault(kind, [])
+            if value not in items:
+                items.append(value)
+            self._save()
+
+    def add_process(self, pid: int, what: str) -> None:
+        """Record a process by pid and start time."""
+        self.add("processes", [pid, process_start_time(pid), what])
+
+    def remove(self, kind: str, value) -> None:
+        """Forget a resource that was removed."""
+        with self._lock:
+            items = self.resources.get(kind, [])
+            if value in items:
+                items.remove(value)
+                self._save()
+
+    def _save(self) -> None:
+        atomic_write_text(
+            self.path, json.dumps({"run_id": self.run_id, "pid": os.getpid(), "resources": self.resources})
+        )
+
+    def discard(self) -> None:
+        """Delete the manifest once everything in it is gone."""
+        self.path.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, run_id: str) -> "Manifest":
+        data = json.loads((STATE_DIR / f"{run_id}.json").read_text())
+        return cls(run_id=data["run_id"], resources=data.get("resources", {}))
+
+    @staticmethod
+    def run_ids() -> list[str]:
+        """Ids of every run with a manifest on this machine."""
+        if not STATE_DIR.is_dir():
+            return []
+        return sorted(p.stem for p in STATE_DIR.glob("*.json"))
+
+
+class Run:
+    """One testbed run: its id, manifest, process cgroup and link namespace.
+
+    Processes the run starts on the host join the cgroup ``sfcbench-<id>/procs``;
+    its Docker containers use ``sfcbench-<id>`` as cgroup parent, so one cgroup
+    tree holds everything and cleanup can kill exactly that.  ``close()``
+    removes it all (it is what :mod:`testbed.cleanup` does for a dead run).
+    """
+
+    def __init__(self, run_id: str | None = None, *, delay: str = "auto"):
+        from testbed import system
+
+        system.require_root()
+        self.id = run_id or new_run_id()
+        self.name = f"{PREFIX}-{self.id}"
+        self.manifest = Manifest(self.id)
+        self.cgroup = system.run_cgroup_path(self.name)
+        self.procs_cgroup = self.cgroup / "procs"
+        self.delay = system.delay_mechanism(delay)
+        self._links_ns: str | None = None
+        self._docker = None
+        self.procs_cgroup.mkdir(parents=True, exist_ok=True)
+        self.manifest.add("cgroups", str(self.cgroup))
+
+    def spawn_prefix(self) -> list[str]:
+        """argv prefix that moves the process into the run's cgroup, then execs the rest."""
+        procs = self.procs_cgroup / "cgroup.procs"
+        return ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh"]
+
+    def popen(self, argv: list[str], *, netns: str | None = None, **kwargs):
+        """Start a host process inside the run's cgroup (optionally in a named netns)."""
+        import subprocess
+
+        if netns:
+            argv = ["ip", "netns", "exec", netns, *argv]
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        return subprocess.Popen(self.spawn_prefix() + [str(a) for a in argv], **kwargs)
+
+    @property
+    def links_ns(self) -> str:
+        """Name of the namespace that holds the middle of user-space-delayed links."""
+        if self._links_ns is None:
+            from testbed import system
+
+            self.manifest.add("netns", self.name)
+            system.run(["ip", "netns", "add", self.name])
+            system.run(["ip", "netns", "exec", self.name, "ip", "link", "set", "lo", "up"])
+            self._links_ns = self.name
+        return self._links_ns
+
+    @property
+    def docker(self):
+        """A docker-py client; a clear error when no daemon answers."""
+        if self._docker is None:
+            from testbed.images import docker_client
+
+            self._docker = docker_client()
+        return self._docker
+
+    def labels(self, **extra) -> dict:
+        return {LABEL: self.id, **{f"sfcbench.{k}": str(v) for k, v in extra.items()}}
+
+    def close(self) -> None:
+        """Remove everything this run created that is still there."""
+        from testbed.cleanup import remove_run
+
+        remove_run(self.id, docker_client=self._docker)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

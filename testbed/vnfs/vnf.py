@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""A small, real VNF: one HTTP process per instance (standard library only).
+
+Roles:
+  forwarder      relay each request to the next hop
+  firewall       answer 403 to requests whose request line matches a --rule
+  load_balancer  spread requests round-robin over several --next hops
+  ids            count requests matching a --signature, relay all
+  counter        the article's web server: read a counter from a file in the
+                 working directory, return it, increment it
+  sink           a chain's egress: answer every request
+
+Every role counts what it handled.  ``GET /_sfcbench/stats`` answers with the
+counters as JSON and is never counted or relayed.  Relayed requests carry an
+``X-SFC-Trace`` header to which each VNF appends its name, and the egress
+returns the trace, so a client can check the chain was traversed in order.
+"""
+
+import argparse
+import http.client
+import itertools
+import json
+import re
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+STATS_PATH = "/_sfcbench/stats"
+TRACE = "X-SFC-Trace"
+
+
+class VNF:
+    """State of one VNF instance: its role, next hops and counters."""
+
+    def __init__(self, args):
+        self.role = args.role
+        self.name = args.name
+        self.next_hops = [urlsplit(u) for u in args.next]
+        self.rules = [re.compile(r) for r in args.rule]
+        self.signatures = [re.compile(s) for s in args.signature]
+        self.counter_file = Path(args.counter_file)
+        self.source = args.source
+        self.timeout = args.timeout
+        self.lock = threading.Lock()
+        self.rr = itertools.cycle(range(max(1, len(self.next_hops))))
+        self.stats = {"name": self.name, "role": self.role, "requests": 0, "forwarded": 0,
+                      "dropped": 0, "matched": 0, "errors": 0, "per_next_hop": [0] * len(self.next_hops)}
+
+    def count(self, key, n=1):
+        with self.lock:
+            self.stats[key] += n
+
+    def next_counter(self):
+        """The article's counter: read it from the file, return it, store it plus one."""
+        with self.lock:
+            try:
+                value = int(self.counter_file.read_text().strip() or 0)
+            except FileNotFoundError:
+                value = 0
+            self.counter_file.write_text(str(value + 1))
+            return value
+
+    def pick_next(self):
+        with self.lock:
+            i = next(self.rr)
+            self.stats["per_next_hop"][i] += 1
+            return self.next_hops[i]
+
+
+def make_handler(vnf: VNF):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # one line per request would flood the logs
+            pass
+
+        def reply(self, code, body: bytes, trace=""):
+            self.send_response(code)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            if trace:
+                self.send_header(TRACE, trace)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            self.handle_request()
+
+        def do_POST(self):
+            self.handle_request()
+
+        def handle_request(self):
+            if self.path == STATS_PATH:
+                with vnf.lock:
+                    body = json.dumps(vnf.stats).encode()
+                return self.reply(200, body)
+            length = int(self.headers.get("Content-Length") or 0)
+            payload = self.rfile.read(length) if length else b""
+            vnf.count("requests")
+            trace = ",".join(t for t in (self.headers.get(TRACE, ""), vnf.name) if t)
+            line = f"{self.command} {self.path}"
+            if vnf.role == "firewall" and any(r.search(line) for r in vnf.rules):
+                vnf.count("dropped")
+                return self.reply(403, b"blocked by firewall\n", trace)
+            if vnf.role == "ids" and any(s.search(line + "\n" + payload.decode("latin-1")) for s in vnf.signatures):
+                vnf.count("matched")
+            if vnf.role == "counter":
+                return self.reply(200, f"{vnf.next_counter()}\n".encode(), trace)
+            if vnf.role == "sink" or not vnf.next_hops:
+                return self.reply(200, f"{vnf.name} ok\n".encode(), trace)
+            self.relay(vnf.pick_next(), payload, trace)
+
+        def relay(self, hop, payload, trace):
+            conn = http.client.HTTPConnection(
+                hop.hostname, hop.port or 80, timeout=vnf.timeout,
+                source_address=(vnf.source, 0) if vnf.source else None)
+            try:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", TRACE.lower())}
+                headers[TRACE] = trace
+                conn.request(self.command, self.path, body=payload or None, headers=headers)
+                resp = conn.getresponse()
+                body = resp.read()
+                vnf.count("forwarded")
+                self.reply(resp.status, body, resp.getheader(TRACE, trace))
+            except OSError as exc:
+                vnf.count("errors")
+                self.reply(502, f"{vnf.name}: next hop {hop.netloc} failed: {exc}\n".encode(), trace)
+            finally:
+                conn.close()
+
+    return Handler
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="sfcbench VNF")
+    p.add_argument("--role", required=True,
+                   choices=["forwarder", "firewall", "load_balancer", "ids", "counter", "sink"])
+    p.add_argument("--name", default=None)
+    p.add_argument("--listen", default="0.0.0.0:8080", help="address:port to serve on")
+    p.add_argument("--next", action="append", default=[], help="next hop URL (repeat for a load balancer)")
+    p.add_argument("--rule", action="append", default=[], help="firewall: regex on 'METHOD PATH' to block")
+    p.add_argument("--signature", action="append", default=[], help="ids: regex counted as a match")
+    p.add_argument("--counter-file", default="counter", help="counter: file in the working directory")
+    p.add_argument("--source", default=None, help="source address for relayed requests")
+    p.add_argument("--timeout", type=float, default=10.0)
+    args = p.parse_args(argv)
+    args.name = args.name or args.role
+    host, port = args.listen.rsplit(":", 1)
+    server = ThreadingHTTPServer((host, int(port)), make_handler(VNF(args)))
+    server.daemon_threads = True
+    print(f"{args.name}: {args.role} listening on {args.listen}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
