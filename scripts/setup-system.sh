@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(docker.io mininet debootstrap iperf3 iproute2 iputils-ping net-tools
-      bridge-utils util-linux python3-venv python3-dev procps curl
+      bridge-utils ethtool util-linux python3-venv python3-dev procps curl
       ca-certificates iptables)
 
 missing=()

@@ -218,7 +218,8 @@ def create_container(run, name: str, image: str, command=None, *, kind: str = "d
     if _cgroupfs(run.docker):
         args["cgroup_parent"] = "/" + run.name
     if cpu:
-        args["nano_cpus"] = int(cpu * 1e9)
+        # Docker refuses a quota above the machine's cores; more would not bind anyway.
+        args["nano_cpus"] = int(min(cpu, os.cpu_count()) * 1e9)
     if mem:
         args["mem_limit"] = f"{int(mem)}m"
     args.update(docker_args)

@@ -13,5 +13,5 @@ if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
 else
     parent=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3; exit}' /proc/self/cgroup)
 fi
-exec dockerd --host=unix:///var/run/docker.sock --userland-proxy=false \
+exec dockerd --host=unix:///var/run/docker.sock \
     --ip6tables=false ${parent:+--cgroup-parent=$parent} "$@"

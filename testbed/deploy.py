@@ -1,0 +1,257 @@
+"""Deploy a placement on the emulated network and measure it.
+
+:class:`Testbed` is a context manager: it builds the network a
+:class:`testbed.plan.Plan` describes (servers as DinD, Docker or process hosts,
+substrate switches as IP forwarders, a client at each chain's ingress and a
+sink at its egress), starts every VNF, measures, and tears everything down on
+exit, also after a failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from testbed import system
+from testbed.images import ImageNames, ensure_images, saved_image
+from testbed.nodes import DinDHost, DockerHost, ProcessHost, SfcLink, create_container
+from testbed.plan import build_plan
+from testbed.runtime import Run
+from testbed.system import TestbedError
+
+VNF_DIR = Path(__file__).parent / "vnfs"
+HOST_KINDS = ("dind", "docker", "process")
+CODE_MOUNT = "/opt/sfcbench"
+
+
+def _parallel(fn, items, workers=8):
+    items = list(items)
+    if not items:
+        return []
+    with ThreadPoolExecutor(min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+class Testbed:
+    """A placement realised on Mininet, from bring-up to teardown.
+
+    Parameters
+    ----------
+    substrate, chains, placement
+        The problem and the plan to realise (only placed chains are deployed).
+    host_kind : {"dind", "docker", "process"}
+        Servers as DinD hosts with VNFs in inner containers (default), as one
+        container each with VNFs as processes in it (the Containernet way), or
+        as plain Mininet hosts.
+    images : ImageNames
+        Image names; missing ones are pulled or built.
+    delay : {"auto", "netem", "userspace"}
+        How link delay is realised.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, substrate, chains, placement, *, host_kind="dind", images=ImageNames(),
+                 delay="auto", log=print):
+        if host_kind not in HOST_KINDS:
+            raise TestbedError(f"host_kind {host_kind!r} unknown: use one of {', '.join(HOST_KINDS)}")
+        self.plan = build_plan(substrate, chains, placement)
+        self.host_kind, self.images, self.delay, self.log = host_kind, images, delay, log
+        self.run: Run | None = None
+        self.nodes: dict = {}
+        self.links: list[SfcLink] = []
+        self.info: dict = {}
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def __enter__(self):
+        system.require_root()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        t0 = time.monotonic()
+        self.run = Run(delay=self.delay)
+        self.info = {"run_id": self.run.id, "delay_mechanism": self.run.delay, "host_kind": self.host_kind}
+        self.log(f"testbed: run {self.run.id}, servers as {self.host_kind} hosts, link delay by {self.run.delay}")
+        if self.host_kind != "process":
+            ensure_images(self.images, self.run.docker, log=self.log)
+        self._start_servers()
+        for name in [*self.plan.routers, *(c["name"] for c in self.plan.clients.values()),
+                     *(s["name"] for s in self.plan.sinks.values())]:
+            self.nodes[name] = ProcessHost(name, self.run)
+        for spec in self.plan.links:
+            link = SfcLink(self.nodes[spec.a], self.nodes[spec.b], bw=spec.bw, delay=spec.delay, run=self.run)
+            link.intf1.setIP(f"{spec.ip_a}/30")
+            link.intf2.setIP(f"{spec.ip_b}/30")
+            self.links.append(link)
+        _parallel(self._configure_ip, self.nodes.values())
+        self._start_vnfs()
+        self._start_sinks()
+        self.info["bring_up_s"] = time.monotonic() - t0
+        self.log(f"testbed: up in {self.info['bring_up_s']:.1f} s: {len(self.plan.servers)} servers, "
+                 f"{len(self.plan.vnfs)} VNFs, {len(self.plan.clients)} chains")
+
+    def stop(self):
+        """Tear down everything of this run (idempotent)."""
+        if self.run is None:
+            return
+        t0 = time.monotonic()
+        for link in self.links:
+            link.relay and link.relay.kill()
+        _parallel(lambda n: n.terminate(), self.nodes.values())
+        self.run.close()
+        self.info["teardown_s"] = time.monotonic() - t0
+        self.run, self.nodes, self.links = None, {}, []
+
+    # -- bring-up steps --------------------------------------------------------------
+
+    def _start_servers(self):
+        names = list(self.plan.servers)
+        if self.host_kind == "process":
+            for name in names:
+                self.nodes[name] = ProcessHost(name, self.run)
+            return
+        if self.host_kind == "dind":
+            image, cls = self.images.dind, DinDHost
+            extra = DinDHost.docker_args(self.run, image, log=self.log)
+            command = None
+        else:
+            image, cls = self.images.base, DockerHost
+            extra = {"volumes": {str(VNF_DIR): {"bind": CODE_MOUNT, "mode": "ro"}}}
+            command = ["sleep", "infinity"]
+
+        def create(name):
+            spec = self.plan.servers[name]
+            return create_container(self.run, name, image, command, kind=cls.kind,
+                                    cpu=spec["cpu"], mem=spec["mem"], **extra)
+
+        containers = _parallel(create, names)
+        for name, container in zip(names, containers):
+            self.nodes[name] = cls(name, self.run, container=container)
+        if self.host_kind == "dind":
+            tar = saved_image(self.run.docker, self.images.vnf).name
+
+            def ready(node):
+                node.wait_daemon()
+                node.load_image(tar)
+
+            _parallel(ready, [self.nodes[n] for n in names])
+
+    def _configure_ip(self, node):
+        node.netcmd("sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 "
+                    "net.ipv4.conf.default.rp_filter=0")
+        for addr in self.plan.addresses.get(node.name, []):
+            node.netcmd(f"ip addr add {addr}/32 dev lo")
+        node.netcmd("ip link set lo up")
+        for dst, via, src in self.plan.routes.get(node.name, []):
+            out = node.netcmd(f"ip route add {dst}/32 via {via}" + (f" src {src}" if src else ""))
+            if out.strip():
+                raise TestbedError(f"{node.name}: route to {dst} via {via}: {out.strip()}")
+
+    def _vnf_argv(self, spec, python, listen):
+        return [python, "-u", f"{CODE_MOUNT if python != sys.executable else VNF_DIR}/vnf.py",
+                "--role", spec.role, "--name", spec.name, "--listen", listen, "--next", spec.next_url,
+                *(["--rule", "/blocked"] if spec.role == "firewall" else []),
+                *(["--signature", "attack"] if spec.role == "ids" else [])]
+
+    def _start_vnfs(self):
+        for spec in self.plan.vnfs:
+            node = self.nodes[spec.server]
+            if self.host_kind == "dind":
+                node.docker(
+                    "run", "-d", "--name", spec.name, "--label", f"sfcbench.chain={spec.chain_id}",
+                    "-p", f"{spec.in_ip}:{spec.port}:8080", "--cpus", f"{min(spec.cpu, os.cpu_count()):g}", "--memory", f"{int(spec.mem)}m",
+                    "-v", "/usr:/usr:ro", "-v", "/etc/ld.so.cache:/etc/ld.so.cache:ro",
+                    self.images.vnf, *self._vnf_argv(spec, "", "0.0.0.0:8080")[3:],
+                )
+                node.cmd(f"iptables -t nat -I POSTROUTING -d {spec.next_url.split('/')[2].split(':')[0]}/32 "
+                         f"-j SNAT --to-source {spec.out_ip}")
+            else:
+                python = sys.executable if self.host_kind == "process" else "python3"
+                argv = self._vnf_argv(spec, python, f"{spec.in_ip}:{spec.port}") + ["--source", spec.out_ip]
+                node.cmd(" ".join(shlex.quote(a) for a in argv) + f" > /tmp/{spec.name}.log 2>&1 &")
+        self._wait_listening([(self.nodes[s.server], s.in_ip, s.port) for s in self.plan.vnfs])
+
+    def _start_sinks(self):
+        for sink in self.plan.sinks.values():
+            node = self.nodes[sink["name"]]
+            node.cmd(f"{sys.executable} -u {VNF_DIR}/vnf.py --role sink --name {sink['name']} "
+                     f"--listen {sink['ip']}:{sink['port']} > /dev/null 2>&1 &")
+        self._wait_listening([(self.nodes[s["name"]], s["ip"], s["port"]) for s in self.plan.sinks.values()])
+
+    def _wait_listening(self, endpoints, timeout=30.0):
+        """Poll each endpoint's stats URL until it answers (no fixed sleeps)."""
+        for node, ip, port in endpoints:
+            deadline = time.monotonic() + timeout
+            while self.stats(node, ip, port) is None:
+                if time.monotonic() > deadline:
+                    raise TestbedError(f"{node.name}: nothing answers on {ip}:{port} after {timeout} s")
+                time.sleep(0.05)
+
+    def stats(self, node, ip, port):
+        """Counters of the VNF answering at ip:port, read from ``node``; None if it does not answer."""
+        py = "python3" if isinstance(node, DockerHost) else sys.executable
+        out = node.cmd(f"{py} -c \"import urllib.request as u;print(u.urlopen('http://{ip}:{port}/_sfcbench/stats',"
+                       f"timeout=2).read().decode())\" 2>/dev/null")
+        try:
+            return json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return None
+
+    # -- measurement -----------------------------------------------------------------
+
+    def request(self, chain_id: str, n: int = 1, path: str = "/", interval: float = 0.0) -> list[dict]:
+        """Send ``n`` requests from the chain's client; one dict per request."""
+        client = self.plan.clients[chain_id]
+        url = client["url"].rstrip("/") + path
+        out = self.nodes[client["name"]].cmd(
+            f"{sys.executable} {VNF_DIR}/client.py {shlex.quote(url)} -n {n} --interval {interval} "
+            f"--source {client['ip']}")
+        return json.loads(out.strip().splitlines()[-1])
+
+    def counters(self) -> dict[str, int]:
+        """Requests handled so far by each VNF instance, by instance name."""
+        result = {}
+        for spec in self.plan.vnfs:
+            node = self.nodes[spec.server]
+            ip = spec.in_ip if self.host_kind != "dind" else spec.in_ip
+            stats = self.stats(node, ip, spec.port)
+            result[spec.name] = stats["requests"] if stats else None
+        return result
+
+    def measure(self, requests: int = 20) -> list[dict]:
+        """Per chain: ``requests`` requests, latency percentiles, errors, and VNF counters."""
+        rows = []
+        before = self.counters()
+        for chain_id in sorted(self.plan.clients):
+            results = self.request(chain_id, requests)
+            ok = [r["latency_ms"] for r in results if r["status"] == 200]
+            expected = ",".join([*(s.name for s in self.plan.vnfs if s.chain_id == chain_id),
+                                 self.plan.sinks[chain_id]["name"]])
+            rows.append({
+                "chain_id": chain_id, "requests": len(results), "errors": len(results) - len(ok),
+                "p50_ms": float(np.percentile(ok, 50)) if ok else float("nan"),
+                "p95_ms": float(np.percentile(ok, 95)) if ok else float("nan"),
+                "p99_ms": float(np.percentile(ok, 99)) if ok else float("nan"),
+                "trace_ok": all(r["trace"] == expected for r in results if r["status"] == 200) and bool(ok),
+            })
+        after = self.counters()
+        for row in rows:
+            row["vnf_counters"] = {s.name: (after[s.name] or 0) - (before[s.name] or 0)
+                                   for s in self.plan.vnfs if s.chain_id == row["chain_id"]}
+        return rows

@@ -1,0 +1,154 @@
+"""The real testbed on this machine: Mininet, DinD servers, inner VNF containers, traffic.
+
+These tests build networks; they must not run in parallel with each other
+(pytest runs them serially; do not use pytest-xdist on this file).
+"""
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from placement.model import VNF, Chain, Embedding, Placement
+from placement.topologies import line
+from testbed.deploy import Testbed
+from testbed.images import ImageNames, ensure_images, saved_image
+from testbed.nodes import DinDHost, ProcessHost, SfcLink
+from testbed.runtime import Run
+from tests.testbed_helpers import project_leftovers, skip_without_testbed
+
+pytestmark = [pytest.mark.testbed, skip_without_testbed]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nothing_left_behind():
+    """Before and after this module, nothing of the project is on the machine."""
+    before = project_leftovers()
+    yield
+    assert project_leftovers() == before == {}
+
+
+def three_server_chain():
+    """A 3-server line; a 3-VNF chain on two servers, the two IDS copies sharing one."""
+    g = line(3, cpu=2, mem=2048, bw=100, delay=1.0)
+    s0, s1, s2 = sorted(g.nodes)
+    chain = Chain("c0", (VNF("firewall", 0.5, 128), VNF("ids", 0.5, 128), VNF("ids", 0.5, 128)),
+                  ingress=s0, egress=s2, bw=5)
+    emb = Embedding("c0", (s0, s1, s1), ((s0,), (s0, s1), (s1,), (s1, s2)))
+    return g, chain, Placement({"c0": emb})
+
+
+@pytest.mark.parametrize("host_kind", ["dind", "docker", "process"])
+def test_chain_traversed_in_order_with_exact_counters(host_kind):
+    g, chain, placement = three_server_chain()
+    with Testbed(g, [chain], placement, host_kind=host_kind, log=lambda *_: None) as tb:
+        results = tb.request("c0", 5)
+        assert [r["status"] for r in results] == [200] * 5
+        assert {r["trace"] for r in results} == {"c0-1-firewall,c0-2-ids,c0-3-ids,e0"}
+        assert {r["body"] for r in results} == {"e0 ok\n"}
+        # Two copies of the same VNF, side by side on one server, on ports 80 and 8080.
+        ids = [v for v in tb.plan.vnfs if v.role == "ids"]
+        assert {v.server for v in ids} == {tb.plan.names["srv1"]} and {v.port for v in ids} == {80, 8080}
+        blocked = tb.request("c0", 2, path="/blocked")
+        assert [r["status"] for r in blocked] == [403, 403]
+        counters = tb.counters()
+        assert counters == {"c0-1-firewall": 7, "c0-2-ids": 5, "c0-3-ids": 5}
+        rows = tb.measure(requests=10)
+        assert rows[0]["errors"] == 0 and rows[0]["trace_ok"]
+        assert rows[0]["vnf_counters"] == {"c0-1-firewall": 10, "c0-2-ids": 10, "c0-3-ids": 10}
+        assert rows[0]["p50_ms"] > 0
+        run_id = tb.info["run_id"]
+        if host_kind == "dind":
+            server = tb.nodes[tb.plan.names["srv1"]]
+            names = server.docker("ps", "--format", "{{.Names}}").split()
+            assert sorted(names) == ["c0-2-ids", "c0-3-ids"]
+            # Full isolation: each copy sees only its own processes.
+            ps = server.docker("exec", "c0-2-ids", "python3", "-c",
+                               "import os;print([open(f'/proc/{p}/cmdline').read() for p in os.listdir('/proc')"
+                               " if p.isdigit()])")
+            assert "c0-2-ids" in ps and "c0-3-ids" not in ps and "dockerd" not in ps
+    assert project_leftovers(run_id) == {}
+
+
+def _ping_rtts(host, ip, count=10):
+    host.cmd(f"ping -c 2 -i 0.2 {ip}")  # ARP and relay warm-up
+    out = host.cmd(f"ping -c {count} -i 0.2 {ip}")
+    return [float(x) for x in re.findall(r"time=([0-9.]+) ms", out)]
+
+
+def test_link_delay_gives_round_trip_of_twice_the_delay():
+    with Run() as run:
+        h1, h2 = ProcessHost("h1", run), ProcessHost("h2", run)
+        link = SfcLink(h1, h2, delay=10)
+        h1.setIP("10.0.0.1/24"), h2.setIP("10.0.0.2/24")
+        rtts = sorted(_ping_rtts(h1, "10.0.0.2"))
+        median = rtts[len(rtts) // 2]
+        assert 18.0 <= median <= 22.0, rtts
+        link.stop(), h1.terminate(), h2.terminate()
+
+
+def test_link_bandwidth_is_enforced():
+    with Run() as run:
+        h1, h2 = ProcessHost("h1", run), ProcessHost("h2", run)
+        link = SfcLink(h1, h2, bw=10)
+        h1.setIP("10.0.0.1/24"), h2.setIP("10.0.0.2/24")
+        h2.cmd("iperf3 -s -1 -D -p 5201")
+        time.sleep(0.3)
+        out = json.loads(h1.cmd("iperf3 -c 10.0.0.2 -p 5201 -t 4 -J"))
+        mbps = out["end"]["sum_received"]["bits_per_second"] / 1e6
+        assert 8.5 <= mbps <= 11.5, mbps
+        link.stop(), h1.terminate(), h2.terminate()
+
+
+def test_vnf_cpu_limit_holds_under_load():
+    names = ensure_images(ImageNames(), log=lambda *_: None)
+    with Run() as run:
+        server = DinDHost("s0", run, names.dind, cpu=2, docker_args=DinDHost.docker_args(run, names.dind))
+        server.wait_daemon()
+        server.load_image(saved_image(run.docker, names.vnf).name)
+        server.docker("run", "-d", "--name", "busy", "--cpus", "0.5", "-v", "/usr:/usr:ro",
+                      "--entrypoint", "/usr/bin/python3", names.vnf, "-c", "while True: pass")
+        pid = server.docker("inspect", "-f", "{{.State.Pid}}", "busy")
+        cgroup = server.cmd(f"cat /proc/{pid}/cgroup")
+        path = re.search(r"cpuacct[^:]*:(\S+)", cgroup)
+        usage = Path("/sys/fs/cgroup/cpuacct") / path.group(1).lstrip("/") / "cpuacct.usage"
+        time.sleep(1.0)
+        u0, t0 = int(usage.read_text()), time.monotonic()
+        time.sleep(3.0)
+        cores = (int(usage.read_text()) - u0) / 1e9 / (time.monotonic() - t0)
+        assert 0.3 <= cores <= 0.55, cores
+        server.terminate()
+
+
+def test_sigkill_then_cleanup_leaves_nothing(tmp_path):
+    script = tmp_path / "victim.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from tests.test_testbed import three_server_chain
+        from testbed.deploy import Testbed
+        g, chain, placement = three_server_chain()
+        tb = Testbed(g, [chain], placement, host_kind="dind", log=lambda *_: None)
+        tb.__enter__()
+        print(tb.info["run_id"], flush=True)
+        time.sleep(600)
+    """))
+    victim = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    run_id = victim.stdout.readline().strip()
+    assert run_id, "the victim did not come up"
+    assert project_leftovers(run_id)  # it really left things running
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert project_leftovers(run_id)  # SIGKILL alone leaves them
+    subprocess.run([sys.executable, "-m", "testbed.cleanup", run_id], check=True, cwd=ROOT,
+                   capture_output=True)
+    assert project_leftovers(run_id) == {}
+    # The user-space delay relays and Mininet shells lived in the run's cgroup: gone too.
+    assert not subprocess.run(["pgrep", "-f", f"sfcbench-{run_id}"], capture_output=True).stdout
