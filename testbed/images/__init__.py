@@ -9,6 +9,7 @@ later runs reuse it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from testbed.system import TestbedError, run
 HERE = Path(__file__).parent
 VNF_SOURCE = HERE.parent / "vnfs" / "vnf.py"
 CACHE_DIR = Path(os.environ.get("SFCBENCH_CACHE_DIR", "/var/cache/sfcbench"))
+BASE_PACKAGES = "python3,iproute2,iputils-ping,procps,iperf3,ca-certificates"
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def build_base(client, name: str, log=print) -> None:
         run(
             [
                 "debootstrap", "--variant=minbase",
-                "--include=python3,iproute2,iputils-ping,procps,iperf3,ca-certificates",
+                f"--include={BASE_PACKAGES}",
                 "bookworm", root, debian_mirror(),
             ],
             timeout=1200,
@@ -109,7 +111,9 @@ def build_base(client, name: str, log=print) -> None:
         )
         shutil.rmtree(Path(root, "var/cache/apt/archives"), ignore_errors=True)
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
-        imp = subprocess.run(["docker", "import", "-", name], stdin=tar.stdout, capture_output=True, text=True)
+        imp = subprocess.run(
+            ["docker", "import", "--change", f"LABEL {SOURCE_LABEL}={base_digest()}", "-", name],
+            stdin=tar.stdout, capture_output=True, text=True)
         tar.stdout.close()
         tar.wait()
         if imp.returncode != 0:
@@ -118,7 +122,7 @@ def build_base(client, name: str, log=print) -> None:
 
 def build_dind(client, name: str, base: str, log=print) -> None:
     log(f"images: building {name} from {base}")
-    _build(HERE / "dind", name, buildargs={"BASE": base})
+    _build(HERE / "dind", name, buildargs={"BASE": base}, digest=source_digest(HERE / "dind"))
 
 
 def build_vnf(client, name: str, log=print) -> None:
@@ -137,26 +141,56 @@ def build_vnf(client, name: str, log=print) -> None:
             (rootfs / link).symlink_to(f"usr/{link}")
         (rootfs / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/srv:/bin/sh\n")
         (rootfs / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
-        _build(ctx, name)
+        _build(ctx, name, digest=source_digest(HERE / "vnf", VNF_SOURCE))
 
 
-def _build(context: Path, name: str, buildargs: dict | None = None) -> None:
-    args = ["docker", "build", "-q", "-t", name]
+def _build(context: Path, name: str, buildargs: dict | None = None, digest: str = "") -> None:
+    args = ["docker", "build", "-q", "-t", name, "--label", f"{SOURCE_LABEL}={digest}"]
     for k, v in (buildargs or {}).items():
         args += ["--build-arg", f"{k}={v}"]
     run(args + [str(context)], timeout=1800)
 
 
+SOURCE_LABEL = "sfcbench.source"
+
+
+def source_digest(*paths: Path) -> str:
+    """Digest of the files an image is built from, so a changed recipe means a rebuild."""
+    h = hashlib.sha256()
+    for path in paths:
+        for f in sorted(p for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file()):
+            h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def base_digest() -> str:
+    return hashlib.sha256(BASE_PACKAGES.encode()).hexdigest()[:16]
+
+
+def is_current(client, name: str, digest: str) -> bool:
+    """True if ``name`` exists and, when this project built it, from today's recipe.
+
+    Images without our label (pulled, or named by the user) are taken as they are.
+    """
+    import docker
+
+    try:
+        labels = client.images.get(name).labels or {}
+    except docker.errors.ImageNotFound:
+        return False
+    return labels.get(SOURCE_LABEL, digest) == digest
+
+
 def ensure_images(names: ImageNames = ImageNames(), client=None, log=print) -> ImageNames:
-    """Make the base, DinD and VNF images available locally; build what is missing."""
+    """Make the base, DinD and VNF images available locally; build what is missing or stale."""
     client = client or docker_client()
     steps = [
-        (names.base, lambda: build_base(client, names.base, log)),
-        (names.dind, lambda: build_dind(client, names.dind, names.base, log)),
-        (names.vnf, lambda: build_vnf(client, names.vnf, log)),
+        (names.base, lambda: build_base(client, names.base, log), base_digest()),
+        (names.dind, lambda: build_dind(client, names.dind, names.base, log), source_digest(HERE / "dind")),
+        (names.vnf, lambda: build_vnf(client, names.vnf, log), source_digest(HERE / "vnf", VNF_SOURCE)),
     ]
-    for name, build in steps:
-        if image_exists(client, name):
+    for name, build, digest in steps:
+        if is_current(client, name, digest):
             continue
         if names.pull and try_pull(client, name):
             log(f"images: pulled {name}")
