@@ -26,4 +26,6 @@ fi
 
 if [ "${SFCBENCH_NO_DOCKER:-0}" != 1 ]; then
     bash scripts/start-docker.sh
+    # Base, DinD and VNF images: found, pulled, or built locally once (about a minute).
+    .venv/bin/python -m testbed.images
 fi

@@ -170,22 +170,34 @@ class Testbed:
                 *(["--signature", "attack"] if spec.role == "ids" else [])]
 
     def _start_vnfs(self):
+        """Start every VNF; servers in parallel, one thread per server (a node's shell is not thread-safe)."""
+        by_server: dict[str, list] = {}
         for spec in self.plan.vnfs:
-            node = self.nodes[spec.server]
-            if self.host_kind == "dind":
-                node.docker(
-                    "run", "-d", "--name", spec.name, "--label", f"sfcbench.chain={spec.chain_id}",
-                    "-p", f"{spec.in_ip}:{spec.port}:8080", "--cpus", f"{min(spec.cpu, os.cpu_count()):g}", "--memory", f"{int(spec.mem)}m",
-                    "-v", "/usr:/usr:ro", "-v", "/etc/ld.so.cache:/etc/ld.so.cache:ro",
-                    self.images.vnf, *self._vnf_argv(spec, "", "0.0.0.0:8080")[3:],
-                )
-                node.cmd(f"iptables -t nat -I POSTROUTING -d {spec.next_url.split('/')[2].split(':')[0]}/32 "
-                         f"-j SNAT --to-source {spec.out_ip}")
-            else:
-                python = sys.executable if self.host_kind == "process" else "python3"
-                argv = self._vnf_argv(spec, python, f"{spec.in_ip}:{spec.port}") + ["--source", spec.out_ip]
-                node.cmd(" ".join(shlex.quote(a) for a in argv) + f" > /tmp/{spec.name}.log 2>&1 &")
-        self._wait_listening([(self.nodes[s.server], s.in_ip, s.port) for s in self.plan.vnfs])
+            by_server.setdefault(spec.server, []).append(spec)
+
+        def start_all(specs):
+            for spec in specs:
+                self._start_vnf(self.nodes[spec.server], spec)
+            self._wait_listening([(self.nodes[s.server], s.in_ip, s.port) for s in specs])
+
+        _parallel(start_all, by_server.values())
+
+    def _start_vnf(self, node, spec):
+        if self.host_kind == "dind":
+            node.docker(
+                "run", "-d", "--name", spec.name, "--label", f"sfcbench.chain={spec.chain_id}",
+                "-p", f"{spec.in_ip}:{spec.port}:8080", "--cpus", f"{min(spec.cpu, os.cpu_count()):g}",
+                "--memory", f"{int(spec.mem)}m", "-v", "/usr:/usr:ro", "-v", "/etc/ld.so.cache:/etc/ld.so.cache:ro",
+                self.images.vnf, *self._vnf_argv(spec, "", "0.0.0.0:8080")[3:],
+            )
+            # Relayed requests leave with the virtual link's own source address (see plan.py).
+            next_ip = spec.next_url.split("/")[2].split(":")[0]
+            node.cmd(f"iptables -t nat -I POSTROUTING -d {next_ip}/32 -j SNAT --to-source {spec.out_ip}")
+        else:
+            python = sys.executable if self.host_kind == "process" else "python3"
+            argv = self._vnf_argv(spec, python, f"{spec.in_ip}:{spec.port}") + ["--source", spec.out_ip]
+            log = self.run.tmpdir / f"{spec.name}.log" if self.host_kind == "process" else f"/tmp/{spec.name}.log"
+            node.cmd(" ".join(shlex.quote(a) for a in argv) + f" > {log} 2>&1 &")
 
     def _start_sinks(self):
         for sink in self.plan.sinks.values():

@@ -167,6 +167,15 @@ class Run:
         return self._links_ns
 
     @property
+    def tmpdir(self) -> Path:
+        """A scratch directory for this run's logs and files, removed by cleanup."""
+        path = Path(tempfile.gettempdir()) / self.name
+        if not path.exists():
+            self.manifest.add("paths", str(path))
+            path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
     def docker(self):
         """A docker-py client; a clear error when no daemon answers."""
         if self._docker is None:
