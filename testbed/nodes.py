@@ -143,7 +143,8 @@ class SfcLink(Link):
             if node is not None and not node.inNamespace:
                 self.run.manifest.add("links", name1 if node is node1 else name2)
 
-    def stop(self):
+    def delete(self):
+        """Remove the link: its relay, the middle of a split link, and both interfaces."""
         if self.relay is not None:
             self.relay.kill()
             self.relay.wait()
@@ -151,9 +152,7 @@ class SfcLink(Link):
         if self.mid:
             for m in self.mid:
                 system.run(["ip", "-n", self.run.links_ns, "link", "del", m], check=False)
-        super().stop()
-
-    def delete(self):
+            self.mid = None
         for intf in (self.intf1, self.intf2):
             if intf is not None and intf.node is not None:
                 intf.delete()
@@ -194,11 +193,18 @@ def privileged_allowed(run, image: str) -> bool:
 def privileged_options(run, image: str, log=None) -> dict:
     """docker-py options for a host that must run a Docker daemon: privileged, or the fallback."""
     if privileged_allowed(run, image):
-        return {"privileged": True}
-    if log:
-        log("this machine refuses --privileged containers; DinD hosts get "
-            "cap-add ALL minus SYS_RESOURCE, seccomp/apparmor unconfined, device rule 'a *:* rwm'")
-    return dict(DIND_FALLBACK_OPTIONS)
+        options = {"privileged": True}
+    else:
+        if log:
+            log("this machine refuses --privileged containers; Docker-daemon hosts get cap-add ALL "
+                "minus SYS_RESOURCE, seccomp/apparmor unconfined, device rule 'a *:* rwm'")
+        options = dict(DIND_FALLBACK_OPTIONS)
+    if system.cgroup_v2():
+        options["cgroupns"] = "private"  # the entrypoint delegates controllers inside it
+    else:
+        # The host's hierarchy, so the inner daemon nests its containers under this one's cgroup.
+        options["volumes"] = {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}}
+    return options
 
 
 def create_container(run, name: str, image: str, command=None, *, kind: str = "docker",
@@ -385,12 +391,10 @@ class DinDHost(DockerHost):
         from testbed.images import CACHE_DIR
 
         (CACHE_DIR / "images").mkdir(parents=True, exist_ok=True)
-        volumes = {str(CACHE_DIR / "images"): {"bind": DinDHost.IMAGE_MOUNT, "mode": "ro"}}
-        if not system.cgroup_v2():
-            volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
-        else:
-            pass  # v2: the private cgroup namespace is delegated by the entrypoint
-        return {**privileged_options(run, image, log), "volumes": volumes}
+        options = privileged_options(run, image, log)
+        options["volumes"] = {**options.get("volumes", {}),
+                              str(CACHE_DIR / "images"): {"bind": DinDHost.IMAGE_MOUNT, "mode": "ro"}}
+        return options
 
     def wait_daemon(self, timeout: float = 60.0) -> None:
         """Block until the inner Docker daemon answers (polling, never a fixed sleep)."""

@@ -24,6 +24,7 @@ HERE = Path(__file__).parent
 VNF_SOURCE = HERE.parent / "vnfs" / "vnf.py"
 CACHE_DIR = Path(os.environ.get("SFCBENCH_CACHE_DIR", "/var/cache/sfcbench"))
 BASE_PACKAGES = "python3,iproute2,iputils-ping,procps,iperf3,ca-certificates"
+BASE_CMD = 'CMD ["bash"]'
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def build_base(client, name: str, log=print) -> None:
         shutil.rmtree(Path(root, "var/cache/apt/archives"), ignore_errors=True)
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
         imp = subprocess.run(
-            ["docker", "import", "--change", f"LABEL {SOURCE_LABEL}={base_digest()}", "-", name],
+            ["docker", "import", "--change", BASE_CMD, "--change", f"LABEL {SOURCE_LABEL}={base_digest()}", "-", name],
             stdin=tar.stdout, capture_output=True, text=True)
         tar.stdout.close()
         tar.wait()
@@ -164,7 +165,7 @@ def source_digest(*paths: Path) -> str:
 
 
 def base_digest() -> str:
-    return hashlib.sha256(BASE_PACKAGES.encode()).hexdigest()[:16]
+    return hashlib.sha256((BASE_PACKAGES + BASE_CMD).encode()).hexdigest()[:16]
 
 
 def is_current(client, name: str, digest: str) -> bool:

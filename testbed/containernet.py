@@ -1,0 +1,188 @@
+"""Containernet's scripting surface on sfcbench's own host classes.
+
+A Containernet script runs after changing one import::
+
+    from testbed.containernet import Containernet   # was: from mininet.net import Containernet
+
+:class:`Containernet` is a :class:`mininet.net.Mininet` whose hosts, switches
+and links belong to one sfcbench run (so ``python -m testbed.cleanup`` finds
+them by run, not by an all-runs label): ``addDocker`` makes a :class:`Docker`
+host, switches are Linux bridges in their own namespace (no controller
+needed; OpenFlow controllers a script adds are ignored), and ``TCLink``
+links become :class:`testbed.nodes.SfcLink` (netem or user-space delay).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from mininet.link import Link, TCLink
+from mininet.log import info, warn
+from mininet.net import Mininet
+from mininet.nodelib import LinuxBridge
+
+from testbed import system
+from testbed.nodes import DockerHost, ProcessHost, RunNode, SfcLink, privileged_options
+from testbed.runtime import Run
+from testbed.system import TestbedError
+
+# Containernet's addDocker keywords and the docker-py argument each becomes.
+DOCKER_ARGS = {
+    "volumes": "volumes", "tmpfs": "tmpfs", "network_mode": "network_mode", "dns": "dns",
+    "ipc_mode": "ipc_mode", "devices": "devices", "cap_add": "cap_add", "cap_drop": "cap_drop",
+    "sysctls": "sysctls", "storage_opt": "storage_opt", "shm_size": "shm_size",
+    "cpu_quota": "cpu_quota", "cpu_period": "cpu_period", "cpu_shares": "cpu_shares",
+    "cpuset_cpus": "cpuset_cpus", "mem_limit": "mem_limit", "memswap_limit": "memswap_limit",
+    "environment": "environment", "publish_all_ports": "publish_all_ports", "runtime": "runtime",
+    "labels": "labels", "user": "user", "working_dir": "working_dir", "entrypoint": "entrypoint",
+    "ulimits": "ulimits", "security_opt": "security_opt", "device_cgroup_rules": "device_cgroup_rules",
+}
+# Keywords Mininet's Host itself takes.
+HOST_PARAMS = {"ip", "mac", "defaultRoute", "lo", "privateDirs", "inNamespace"}
+# Containernet keywords that need special handling below.
+SPECIAL = {"dimage", "dcmd", "ports", "port_bindings", "privileged", "build_params"}
+
+
+class Docker(DockerHost):
+    """Containernet's ``Docker`` host: ``dimage``, ``dcmd`` and its documented keywords.
+
+    Differences from Containernet, on purpose: without ``dcmd`` the image's own
+    entrypoint and command run (Containernet forces ``/bin/bash``); a keyword this
+    class does not know raises instead of being dropped; ``privileged=True``
+    falls back to the capability set that runs a Docker daemon where the
+    machine refuses privileged containers; the container has no network but its
+    links unless ``network_mode``, ``ports`` or ``port_bindings`` ask for one.
+    """
+
+    _privileged_note_shown = False
+
+    def __init__(self, name, run, dimage=None, dcmd=None, **kwargs):
+        unknown = sorted(set(kwargs) - set(DOCKER_ARGS) - HOST_PARAMS - SPECIAL)
+        if unknown:
+            raise TestbedError(f"addDocker({name!r}): unsupported argument(s) {', '.join(unknown)}; "
+                               f"supported: {', '.join(sorted(set(DOCKER_ARGS) | SPECIAL))}")
+        if not dimage:
+            raise TestbedError(f"addDocker({name!r}) needs dimage=<image name>")
+        docker_args = {DOCKER_ARGS[k]: kwargs.pop(k) for k in list(kwargs) if k in DOCKER_ARGS}
+        build = kwargs.pop("build_params", None)
+        if build:
+            run.docker.images.build(tag=dimage, **build)
+        ports = _port_map(kwargs.pop("ports", None), kwargs.pop("port_bindings", None))
+        if ports or docker_args.get("publish_all_ports"):
+            docker_args["ports"] = ports
+            docker_args.setdefault("network_mode", "bridge")  # publishing needs Docker's network
+        if kwargs.pop("privileged", False):
+            options = privileged_options(run, dimage, log=None if Docker._privileged_note_shown else
+                                         lambda msg: warn(f"*** {msg}\n"))
+            Docker._privileged_note_shown = True
+            for key, value in options.items():
+                if key == "volumes":
+                    docker_args[key] = _merge_volumes(docker_args.get(key) or [], value)
+                elif isinstance(value, list):
+                    docker_args[key] = list(docker_args.get(key) or []) + value
+                else:
+                    docker_args.setdefault(key, value)
+        super().__init__(name, run, dimage, dcmd, docker_args=docker_args, **kwargs)
+        self.dimage, self.dcmd = dimage, dcmd
+
+    def setDefaultRoute(self, intf=None):
+        params = intf if isinstance(intf, str) and " " in intf else f"dev {intf or self.defaultIntf()}"
+        return self.netcmd(f"ip route del default; ip route add default {params}")
+
+    def updateCpuLimit(self, cpu_quota=-1, cpu_period=-1, cpu_shares=-1, cores=None):
+        """Containernet's runtime CPU update, through the Docker API."""
+        args = {k: v for k, v in dict(cpu_quota=cpu_quota, cpu_period=cpu_period,
+                                      cpu_shares=cpu_shares).items() if v is not None and v >= 0}
+        if cores:
+            args["cpuset_cpus"] = cores
+        self.container.update(**args)
+
+    def updateMemoryLimit(self, mem_limit=-1, memswap_limit=-1):
+        """Containernet's runtime memory update, through the Docker API."""
+        args = {k: v for k, v in dict(mem_limit=mem_limit, memswap_limit=memswap_limit).items() if v >= 0}
+        self.container.update(**args)
+
+
+def _port_map(ports, bindings) -> dict:
+    """Containernet's ``ports`` (exposed) and ``port_bindings`` as docker-py's ``ports``."""
+    mapping = {f"{p}/tcp" if isinstance(p, int) else p: None for p in ports or []}
+    for cport, hport in (bindings or {}).items():
+        mapping[f"{cport}/tcp" if isinstance(cport, int) else cport] = hport
+    return mapping
+
+
+def _merge_volumes(user, extra: dict):
+    if isinstance(user, dict):
+        return {**extra, **user}
+    return list(user) + [f"{host}:{spec['bind']}:{spec['mode']}" for host, spec in extra.items()]
+
+
+class Bridge(RunNode, LinuxBridge):
+    """A Linux bridge in its own network namespace: no controller, untouched by host firewalls."""
+
+    def __init__(self, name, run, **params):
+        self.run = run
+        params["inNamespace"] = True
+        super().__init__(name, **params)
+
+
+class Containernet(Mininet):
+    """Mininet with Containernet's ``addDocker``/``removeDocker``, on one sfcbench run.
+
+    ``net.stop()`` tears the run down (containers, namespaces, relays, cgroup).
+    """
+
+    def __init__(self, *args, run: Run | None = None, delay: str = "auto", **kwargs):
+        system.require_root()
+        self.run = run or Run(delay=delay)
+        kwargs.setdefault("switch", Bridge)
+        kwargs.setdefault("host", ProcessHost)
+        kwargs["link"] = SfcLink if kwargs.get("link") in (None, Link, TCLink) else kwargs["link"]
+        kwargs["controller"] = None
+        info(f"*** sfcbench run {self.run.id} (clean up with: python -m testbed.cleanup {self.run.id})\n")
+        super().__init__(*args, **kwargs)
+
+    def _bind(self, cls):
+        """Our node classes take the run as their second argument."""
+        if isinstance(cls, type) and issubclass(cls, RunNode):
+            return functools.partial(cls, run=self.run)
+        return cls
+
+    def addHost(self, name, cls=None, **params):
+        return super().addHost(name, cls=self._bind(cls or self.host), **params)
+
+    def addSwitch(self, name, cls=None, **params):
+        return super().addSwitch(name, cls=self._bind(cls or self.switch), **params)
+
+    def addController(self, name="c0", controller=None, **params):
+        """Accepted for compatibility and ignored: Linux bridge switches need no controller."""
+        info(f"*** {name}: ignored (sfcbench's switches are Linux bridges and need no controller)\n")
+        return None
+
+    def addLink(self, node1, node2, port1=None, port2=None, cls=None, **params):
+        cls = SfcLink if cls in (None, Link, TCLink) else cls
+        return super().addLink(node1, node2, port1, port2, cls=cls, **params)
+
+    def addDocker(self, name, cls=Docker, **params):
+        """Add a Docker host (Containernet's keywords: dimage, dcmd, volumes, ...)."""
+        return self.addHost(name, cls=cls, **params)
+
+    def removeDocker(self, name, **params):
+        """Remove a Docker host and its links."""
+        node = self[name] if isinstance(name, str) else name
+        for link in [l for l in self.links if node in (l.intf1.node, l.intf2.node)]:
+            self.delLink(link)
+        self.delHost(node)
+
+    def stop(self):
+        try:
+            super().stop()
+        finally:
+            self.run.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
