@@ -1,6 +1,7 @@
 """Topology Zoo and SNDlib loading: every shipped file becomes a valid substrate."""
 
 import math
+import os
 import statistics
 from pathlib import Path
 
@@ -11,8 +12,10 @@ from placement.errors import SubstrateError
 from placement.substrate import servers, switches, validate_substrate
 from placement.topologies import DATA_DIR, load_gml, zoo, zoo_names
 
-ZOO_DIR = Path("/work/shared/data/topologyzoo")
-SNDLIB_DIR = Path("/work/shared/data/sndlib")
+# The project's shared data sits beside the repository (../shared/data), in CI too.
+SHARED_DATA = Path(os.environ.get("SFCBENCH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+ZOO_DIR = SHARED_DATA / "topologyzoo"
+SNDLIB_DIR = SHARED_DATA / "sndlib"
 
 
 def _files(directory, pattern):
