@@ -21,7 +21,7 @@ from placement.model import BW, CPU, DELAY, KIND, MEM, SERVER
 
 LINK_NET = ipaddress.ip_network("10.128.0.0/10")  # /30 per link
 CHAIN_NET = ipaddress.ip_network("10.64.0.0/10")  # 64 addresses per chain
-ROLES = {"forwarder", "firewall", "load_balancer", "ids", "nat", "counter", "sink"}
+ROLES = {"forwarder", "firewall", "load_balancer", "ids"}  # programs in vnfs/vnf.py
 PORTS = (80, 8080)  # the first two VNFs on a server, as in the article; then 8081, ...
 
 
@@ -69,7 +69,7 @@ class Plan:
 
 def vnf_role(vnf_type: str) -> str:
     """The testbed program that realises a VNF type (unknown types forward)."""
-    return vnf_type if vnf_type in ROLES and vnf_type not in ("counter", "sink") else "forwarder"
+    return vnf_type if vnf_type in ROLES else "forwarder"
 
 
 def build_plan(substrate: nx.Graph, chains, placement) -> Plan:

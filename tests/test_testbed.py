@@ -152,3 +152,14 @@ def test_sigkill_then_cleanup_leaves_nothing(tmp_path):
     assert project_leftovers(run_id) == {}
     # The user-space delay relays and Mininet shells lived in the run's cgroup: gone too.
     assert not subprocess.run(["pgrep", "-f", f"sfcbench-{run_id}"], capture_output=True).stdout
+
+
+def test_calibration_measures_each_vnf_type():
+    from placement.workload import DEFAULT_CATALOGUE
+    from testbed.calibrate import calibrate, calibrated_catalogue
+
+    catalogue = {t: DEFAULT_CATALOGUE[t] for t in ("firewall", "ids")}
+    delays = calibrate(catalogue, host_kind="process", requests=20, log=lambda *_: None)
+    assert set(delays) == {"firewall", "ids"}
+    assert all(0.0 < ms < 50.0 for ms in delays.values()), delays
+    assert calibrated_catalogue(catalogue, delays)["ids"].proc_delay == delays["ids"]
