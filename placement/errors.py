@@ -45,3 +45,16 @@ class UnknownAlgorithm(PlacementError, KeyError):
 
     def __str__(self):
         return str(self.args[0]) if self.args else "unknown algorithm"
+
+
+class InvalidPlacement(PlacementError, AssertionError):
+    """A placement breaks the substrate's or the chains' constraints.
+
+    Raised by :func:`placement.base.check_placement`; ``violations`` lists
+    every broken constraint, one sentence each.  Seeing it means an algorithm
+    has a bug (algorithms must raise :class:`Infeasible` instead).
+    """
+
+    def __init__(self, violations):
+        self.violations = list(violations)
+        super().__init__("invalid placement: " + "; ".join(self.violations))

@@ -26,11 +26,17 @@ import sys
 import time
 from pathlib import Path
 
-from mininet.link import Link, TCIntf
-from mininet.node import Host
-
 from testbed import system
 from testbed.system import TestbedError
+
+try:
+    from mininet.link import Link, TCIntf
+    from mininet.node import Host
+except ImportError as exc:  # pragma: no cover - depends on the machine
+    raise TestbedError(
+        "Mininet is not importable: run `make setup` (it installs Debian's mininet package and makes "
+        ".venv from /usr/bin/python3 with --system-site-packages), or use testbed=none"
+    ) from exc
 
 
 class RunNode:

@@ -116,6 +116,44 @@ class Manifest:
         return sorted(p.stem for p in STATE_DIR.glob("*.json"))
 
 
+LOCK_TIMEOUT = float(os.environ.get("SFCBENCH_LOCK_TIMEOUT", 900))
+
+
+def acquire_machine_lock(timeout: float = LOCK_TIMEOUT):
+    """Hold the machine-wide testbed lock: only one testbed runs at a time.
+
+    A second run waits for the first (saying so once) and gives up after
+    ``timeout`` seconds.  The kernel drops the lock when its holder dies, so a
+    killed run never blocks the next one.
+    """
+    import fcntl
+    import sys
+    import time
+
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    f = open(STATE_DIR / "testbed.lock", "a+")
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                f.close()
+                from testbed.system import TestbedError
+
+                raise TestbedError(f"another testbed run has held {f.name} for {timeout:.0f} s; "
+                                   "wait for it, or clean up a dead one with `python -m testbed.cleanup --all`")
+            if not told:
+                print("testbed: another testbed run is active on this machine; waiting for it",
+                      file=sys.stderr, flush=True)
+                told = True
+            time.sleep(0.2)
+    f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
+    return f
+
+
 class Run:
     """One testbed run: its id, manifest, process cgroup and link namespace.
 
@@ -129,6 +167,7 @@ class Run:
         from testbed import system
 
         system.require_root()
+        self._machine_lock = acquire_machine_lock()
         self.id = run_id or new_run_id()
         self.name = f"{PREFIX}-{self.id}"
         self.manifest = Manifest(self.id)
@@ -191,7 +230,12 @@ class Run:
         """Remove everything this run created that is still there."""
         from testbed.cleanup import remove_run
 
-        remove_run(self.id, docker_client=self._docker)
+        try:
+            remove_run(self.id, docker_client=self._docker)
+        finally:
+            if self._machine_lock is not None:
+                self._machine_lock.close()  # releases the flock
+                self._machine_lock = None
 
     def __enter__(self):
         return self

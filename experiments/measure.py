@@ -1,0 +1,68 @@
+"""Deploy a repetition's placed chains on the testbed and merge what it measured into the rows.
+
+The testbed is imported only here and only when ``testbed.kind`` is not
+``none``, so placement-only runs need neither root, Mininet nor Docker.
+The contract used is ``testbed.deploy.Testbed`` (a context manager whose
+``measure(requests=N)`` returns one dict per placed chain and whose ``info``
+names the run and the delay mechanism).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from omegaconf import OmegaConf
+
+from placement.model import Placement
+
+from .results import MEASURED_COLUMNS, embedding_from_row
+
+__all__ = ["not_measured", "deploy_and_measure"]
+
+
+def not_measured() -> dict:
+    """The testbed columns of a row that was not deployed (NaN numbers, None otherwise)."""
+    row = {column: math.nan for column in MEASURED_COLUMNS.values()}
+    row.update(trace_ok=None, vnf_counters=None, delay_mechanism=None, host_kind=None, testbed_run_id=None)
+    return row
+
+
+def _measured_columns(measured: dict | None, info: dict) -> dict:
+    """The testbed columns of one row from its ``measure()`` dict (None: chain not deployed)."""
+    row = not_measured()
+    row.update(
+        delay_mechanism=info.get("delay_mechanism"),
+        host_kind=info.get("host_kind"),
+        testbed_run_id=info.get("run_id"),
+    )
+    if measured is not None:
+        row.update({column: measured.get(key, row[column]) for key, column in MEASURED_COLUMNS.items()})
+        row["vnf_counters"] = json.dumps(measured.get("vnf_counters") or {})
+    return row
+
+
+def deploy_and_measure(substrate, chains, rows, testbed_cfg, log=print) -> list[dict]:
+    """``rows`` with the testbed's measurements merged in (by ``chain_id``).
+
+    Deploys the placed chains of one repetition with
+    ``testbed.deploy.Testbed`` (servers of kind ``testbed_cfg.kind``, images
+    ``testbed_cfg.images``, link delay by ``testbed_cfg.delay``), sends
+    ``testbed_cfg.requests`` requests per chain, and tears the testbed down
+    (also on failure).  With nothing placed, nothing is deployed.
+    """
+    placed = [row for row in rows if row["status"] == "placed"]
+    if not placed:
+        return [{**row, **not_measured()} for row in rows]
+    from testbed.deploy import Testbed  # lazy: root, Mininet and Docker only when deploying
+    from testbed.images import ImageNames
+
+    placement = Placement({row["chain_id"]: embedding_from_row(row) for row in placed})
+    deployed = [c for c in chains if c.id in placement.embeddings]
+    images = ImageNames(**OmegaConf.to_container(testbed_cfg.images, resolve=True))
+    with Testbed(
+        substrate, deployed, placement, host_kind=testbed_cfg.kind, images=images, delay=testbed_cfg.delay, log=log
+    ) as tb:
+        measured = {m["chain_id"]: m for m in tb.measure(requests=testbed_cfg.requests)}
+        info = dict(tb.info)
+    return [{**row, **_measured_columns(measured.get(row["chain_id"]), info)} for row in rows]

@@ -1,0 +1,133 @@
+"""The skeleton every constructive heuristic shares: chain by chain, VNF by VNF.
+
+For each VNF in order, the candidates are the servers that still fit it,
+are reachable from the previous node over links with the chain's bandwidth
+free, and leave enough latency budget to reach the egress (shortest-delay
+lower bound).  A subclass only decides *which* candidate to take
+(:meth:`SequentialPlacement._choose`); routing (shortest-delay feasible
+paths), reservations and rollback are done here once for all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..base import PlacementAlgorithm
+from ..errors import Infeasible
+from ..model import Chain, Embedding, VNF
+from ..residual import (
+    EPS,
+    Transaction,
+    feasible_distances,
+    fits,
+    raise_infeasible,
+    shortest_feasible_path,
+)
+from ..substrate import servers
+
+
+@dataclass
+class Step:
+    """What a chooser knows when it picks the server of VNF ``index`` of ``chain``.
+
+    ``graph`` is the residual graph (read it, do not change it); ``candidates`` are feasible servers in stable order; ``dist``/``routes``
+    give the delay and shortest feasible path from ``source`` (the previous
+    node) to each; ``to_egress`` a lower bound on the delay from each node to
+    the egress; ``used`` the link delay spent so far.
+    """
+
+    graph: object
+    chain: Chain
+    index: int
+    vnf: VNF
+    source: object
+    candidates: list
+    dist: dict
+    routes: dict
+    to_egress: dict
+    used: float
+
+    @property
+    def is_last(self) -> bool:
+        """Whether this is the chain's last VNF (its next hop is the egress)."""
+        return self.index == len(self.chain.vnfs) - 1
+
+
+def embed_chain(G, chain: Chain, choose, server_list=None) -> Embedding:
+    """Embed ``chain`` on residual ``G`` VNF by VNF, reserving as it goes.
+
+    ``choose(step)`` returns one of ``step.candidates``.  On success ``G``
+    holds the chain's reservations; on :class:`Infeasible` it is left exactly
+    as it was.
+    """
+    txn = Transaction(G)
+    try:
+        return _embed(G, chain, choose, txn, servers(G) if server_list is None else server_list)
+    except BaseException:
+        txn.undo()
+        raise
+
+
+def _embed(G, chain, choose, txn, server_list):
+    budget = chain.max_latency - sum(v.proc_delay for v in chain.vnfs)
+    if budget < -EPS:
+        raise Infeasible(
+            f"chain {chain.id!r}: processing delays alone exceed max_latency {chain.max_latency:g} ms",
+            chain_id=chain.id,
+            reason="latency",
+        )
+    to_egress, _ = feasible_distances(G, chain.egress, chain.bw, cutoff=budget + EPS, paths=False)
+    source, used, placed, paths = chain.ingress, 0.0, [], []
+    for i, vnf in enumerate(chain.vnfs):
+        left = budget - used + EPS
+        dist, routes = feasible_distances(G, source, chain.bw, cutoff=left)
+        candidates = [
+            s
+            for s in server_list
+            if s in dist and s in to_egress and dist[s] + to_egress[s] <= left and fits(G, s, vnf)
+        ]
+        if not candidates:
+            raise_infeasible(G, chain, vnf, source, index=i)
+        server = choose(Step(G, chain, i, vnf, source, candidates, dist, routes, to_egress, used))
+        txn.vnf(server, vnf)
+        txn.path(routes[server], chain.bw)
+        placed.append(server)
+        paths.append(routes[server])
+        used += dist[server]
+        source = server
+    found = shortest_feasible_path(G, source, chain.egress, chain.bw)
+    if found is None or used + found[0] > budget + EPS:
+        raise_infeasible(G, chain, None, source, [chain.egress])
+    txn.path(found[1], chain.bw)
+    paths.append(found[1])
+    return Embedding(chain.id, placed, paths)
+
+
+class SequentialPlacement(PlacementAlgorithm):
+    """Base of the constructive heuristics: chains in the given order, one at a time.
+
+    A chain that cannot be embedded is retried :meth:`_tries` times (useful
+    only for randomised choosers), then the whole batch is infeasible.
+    """
+
+    def _choose(self, step: Step, rng):
+        raise NotImplementedError
+
+    def _tries(self) -> int:
+        return 1
+
+    def _place(self, residual, chains, rng):
+        server_list = servers(residual)
+        out = {}
+        for chain in chains:
+            out[chain.id] = self._embed_with_retries(residual, chain, rng, server_list)
+        return out
+
+    def _embed_with_retries(self, G, chain, rng, server_list):
+        for attempt in range(self._tries()):
+            try:
+                return embed_chain(G, chain, lambda step: self._choose(step, rng), server_list)
+            except Infeasible as e:
+                if attempt == self._tries() - 1 or e.reason in ("cpu", "mem", "no-path"):
+                    raise
+        raise AssertionError("unreachable")

@@ -1,0 +1,322 @@
+"""Exact joint placement and routing of all chains as a MILP, solved by HiGHS.
+
+The arc-flow formulation of the VNF placement and chaining problem
+(Addis et al., "Virtual network functions placement and routing
+optimization", IEEE CloudNet 2015; Luizelli et al., "Piecing together the
+NFV provisioning puzzle", IFIP/IEEE IM 2015), with unsplittable routing:
+
+* ``x[c,i,s]`` binary: VNF ``i`` of chain ``c`` runs on server ``s``;
+* ``f[c,l,(u,v)]`` binary: virtual link ``l`` of chain ``c`` uses arc
+  ``u -> v`` (each undirected edge gives two arcs);
+* flow conservation per virtual link and node, its source and sink being
+  the ingress/egress or the ``x`` of the adjacent VNFs;
+* server CPU and memory, and undirected edge bandwidth (both arcs count)
+  summed over all chains;
+* per chain, link delays on used arcs plus processing delays within
+  ``max_latency``.
+
+The objective is exactly :func:`placement.metrics.cost`.  Every arc costs
+``latency_weight * delay + bandwidth_weight * bw > 0`` (for positive
+bandwidth weight), so a flow with a cycle is never optimal; paths are
+nevertheless extracted by a search over the used arcs, which always yields
+a simple path even from a non-optimal (time-limited) solution.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+
+import highspy
+import numpy as np
+
+from ..base import PlacementAlgorithm, register
+from ..errors import Infeasible, PlacementError
+from ..metrics import BANDWIDTH_WEIGHT, LATENCY_WEIGHT
+from ..model import BW, CPU, DELAY, MEM, Embedding, Placement
+from ..residual import EPS, feasible_distances, fits, raise_infeasible
+from ..substrate import servers
+
+_FEASIBLE = 2  # HiGHS primal_solution_status "feasible"
+_NO_SOLUTION_LIMITS = ("kTimeLimit", "kInterrupt", "kIterationLimit", "kSolutionLimit", "kMemoryLimit")
+
+
+@register("milp")
+class MILP(PlacementAlgorithm):
+    """Optimal placement + routing of all chains at once (HiGHS branch and cut).
+
+    Parameters
+    ----------
+    time_limit : float
+        Seconds HiGHS may spend; the best solution found by then is returned
+        (``info["status"]`` says ``"Time limit reached"``).
+    threads : int
+        HiGHS threads (1 makes runs reproducible).
+    mip_rel_gap : float
+        Relative gap at which to stop; 0 proves the optimum.
+    latency_weight, bandwidth_weight : float
+        Weights of :func:`placement.metrics.cost`, the objective.
+    max_variables : int
+        :meth:`skip` declines instances whose model would exceed this.
+
+    ``Placement.info`` holds ``status`` (HiGHS model status), ``objective``,
+    ``bound`` (dual bound), ``gap``, ``n_vars``, ``n_constraints`` and
+    ``nodes`` (branch-and-bound nodes).
+
+    Examples
+    --------
+    >>> from placement.topologies import line
+    >>> from placement.model import VNF, Chain
+    >>> G = line(3, cpu=1.0)
+    >>> cs = [Chain(f"c{i}", (VNF("a", cpu=1.0),), "srv0", "srv2", bw=10.0) for i in range(2)]
+    >>> p = MILP().place(G, cs)
+    >>> len({e.servers[0] for e in p.embeddings.values()})  # one VNF per server
+    2
+    >>> p.info["status"], round(p.info["objective"], 6)  # 2 x (2 ms + 0.01 * 10 * 2 hops)
+    ('Optimal', 4.4)
+    """
+
+    def __init__(
+        self,
+        *,
+        time_limit=60.0,
+        threads=1,
+        mip_rel_gap=0.0,
+        latency_weight=LATENCY_WEIGHT,
+        bandwidth_weight=BANDWIDTH_WEIGHT,
+        max_variables=100_000,
+    ):
+        self.time_limit = time_limit
+        self.threads = threads
+        self.mip_rel_gap = mip_rel_gap
+        self.latency_weight = latency_weight
+        self.bandwidth_weight = bandwidth_weight
+        self.max_variables = max_variables
+
+    def skip(self, substrate, chains):
+        """Decline when the unpruned model would have more than ``max_variables`` columns."""
+        n_servers, n_arcs = len(servers(substrate)), 2 * substrate.number_of_edges()
+        n = sum(len(c.vnfs) * n_servers + c.n_links * n_arcs for c in chains)
+        if n > self.max_variables:
+            return True, f"model too large: about {n} variables > max_variables={self.max_variables}"
+        return False, ""
+
+    def _place(self, residual, chains, rng):
+        model = _Model(residual, chains, self.latency_weight, self.bandwidth_weight)
+        h = self._solve(model)
+        status = h.modelStatusToString(h.getModelStatus())
+        info = h.getInfo()
+        facts = {
+            "status": status,
+            "objective": float(info.objective_function_value),
+            "bound": float(info.mip_dual_bound),
+            "gap": float(info.mip_gap),
+            "n_vars": int(h.getNumCol()),
+            "n_constraints": int(h.getNumRow()),
+            "nodes": int(info.mip_node_count),
+        }
+        self._raise_unless_solved(h, chains, facts)
+        values = np.asarray(h.getSolution().col_value)
+        return Placement(model.extract(values), info=facts)
+
+    def _solve(self, model):
+        h = highspy.Highs()
+        for option, value in (
+            ("output_flag", False),
+            ("time_limit", float(self.time_limit)),
+            ("threads", int(self.threads)),
+            ("mip_rel_gap", float(self.mip_rel_gap)),
+            ("random_seed", 0),
+        ):
+            h.setOptionValue(option, value)
+        h.passModel(model.lp())
+        h.run()
+        return h
+
+    @staticmethod
+    def _raise_unless_solved(h, chains, facts):
+        status = h.getModelStatus()
+        has_solution = h.getInfo().primal_solution_status == _FEASIBLE
+        culprit = chains[0].id if len(chains) == 1 else None
+        if status == highspy.HighsModelStatus.kOptimal and has_solution:
+            return
+        if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            raise Infeasible(
+                f"no joint placement of {len(chains)} chain(s) meets capacities and latency bounds",
+                chain_id=culprit,
+                reason="infeasible",
+            )
+        if status.name in _NO_SOLUTION_LIMITS:
+            if has_solution:
+                return
+            raise Infeasible(
+                f"HiGHS stopped ({facts['status']}) before finding any placement; raise time_limit",
+                chain_id=culprit,
+                reason="time-limit",
+            )
+        raise Infeasible(f"HiGHS ended with status {facts['status']!r}", chain_id=culprit, reason="solver")
+
+
+class _Model:
+    """The arc-flow MILP of a batch, as sparse rows ready for HiGHS.
+
+    Variables are pruned per chain before building: servers and arcs that no
+    ingress-to-egress walk within the latency budget can touch, and arcs
+    without the chain's bandwidth free.  Constraints that can never bind
+    (total possible demand within capacity) are left out.
+    """
+
+    def __init__(self, G, chains, latency_weight, bandwidth_weight):
+        self.G, self.chains = G, chains
+        self.cost, self.integer = [], []
+        self.rows, self.row_lo, self.row_hi = [], [], []
+        self.offset = latency_weight * sum(v.proc_delay for c in chains for v in c.vnfs)
+        self.x = {}  # (chain index, vnf index) -> {server: column}
+        self.f = {}  # (chain index, link index) -> {(u, v): column}
+        server_list = servers(G)
+        node_use = defaultdict(lambda: ([], [], [], []))  # server -> cpu cols/coefs, mem cols/coefs
+        edge_use = defaultdict(lambda: ([], []))  # edge key -> cols, coefs
+        for k, chain in enumerate(chains):
+            self._add_chain(k, chain, server_list, latency_weight, bandwidth_weight, node_use, edge_use)
+        self._add_capacity_rows(node_use, edge_use)
+
+    def _column(self, cost):
+        self.cost.append(cost)
+        return len(self.cost) - 1
+
+    def _row(self, terms, lo, hi):
+        self.rows.append(terms)
+        self.row_lo.append(lo)
+        self.row_hi.append(hi)
+
+    def _scope(self, chain, server_list):
+        """Nodes, candidate servers per VNF and arcs chain ``chain`` may use, or raise Infeasible."""
+        G = self.G
+        budget = chain.max_latency - sum(v.proc_delay for v in chain.vnfs) + EPS
+        d_in, _ = feasible_distances(G, chain.ingress, chain.bw, cutoff=budget, paths=False)
+        d_out, _ = feasible_distances(G, chain.egress, chain.bw, cutoff=budget, paths=False)
+        near = {v for v in d_in if v in d_out and d_in[v] + d_out[v] <= budget}
+        candidates = []
+        for i, vnf in enumerate(chain.vnfs):
+            fit = [s for s in server_list if s in near and fits(G, s, vnf)]
+            if not fit:
+                raise_infeasible(G, chain, vnf, chain.ingress, index=i)
+            candidates.append(fit)
+        arcs = [
+            (a, b, attrs[DELAY])
+            for u, v, attrs in G.edges(data=True)
+            if attrs[BW] + EPS >= chain.bw and u in near and v in near
+            for a, b in ((u, v), (v, u))
+            if d_in[a] + attrs[DELAY] + d_out[b] <= budget
+        ]
+        return near, candidates, arcs, budget
+
+    def _add_chain(self, k, chain, server_list, latency_weight, bandwidth_weight, node_use, edge_use):
+        near, candidates, arcs, budget = self._scope(chain, server_list)
+        for i, (vnf, fit) in enumerate(zip(chain.vnfs, candidates)):
+            cols = self.x[k, i] = {s: self._column(0.0) for s in fit}
+            self._row([(c, 1.0) for c in cols.values()], 1.0, 1.0)
+            for s, c in cols.items():
+                node_use[s][0].append(c), node_use[s][1].append(vnf.cpu)
+                node_use[s][2].append(c), node_use[s][3].append(vnf.mem)
+        latency_terms = []
+        last = len(chain.vnfs)
+        for l in range(chain.n_links):
+            flows = self.f[k, l] = {}
+            for a, b, delay in arcs:
+                if (l == 0 and b == chain.ingress) or (l == last and a == chain.egress):
+                    continue  # a simple path never re-enters its source or leaves its sink
+                col = flows[a, b] = self._column(latency_weight * delay + bandwidth_weight * chain.bw)
+                latency_terms.append((col, delay))
+                key = id(self.G.edges[a, b])
+                edge_use[key][0].append(col), edge_use[key][1].append(chain.bw)
+            self._add_conservation(k, l, chain, near, flows)
+        if budget < float("inf") and latency_terms:
+            self._row(latency_terms, -np.inf, budget - EPS)
+
+    def _add_conservation(self, k, l, chain, near, flows):
+        """out-flow - in-flow = [node is the link's source] - [node is its sink], per node."""
+        terms = defaultdict(list)
+        rhs = defaultdict(float)
+        for (a, b), col in flows.items():
+            terms[a].append((col, 1.0))
+            terms[b].append((col, -1.0))
+        if l == 0:
+            rhs[chain.ingress] += 1.0
+        else:
+            for s, col in self.x[k, l - 1].items():
+                terms[s].append((col, -1.0))
+        if l == len(chain.vnfs):
+            rhs[chain.egress] -= 1.0
+        else:
+            for s, col in self.x[k, l].items():
+                terms[s].append((col, 1.0))
+        for node in set(terms) | set(rhs):
+            self._row(terms.get(node, []), rhs[node], rhs[node])
+
+    def _add_capacity_rows(self, node_use, edge_use):
+        G = self.G
+        for s, (cpu_cols, cpu, mem_cols, mem) in node_use.items():
+            for cols, coefs, cap in ((cpu_cols, cpu, G.nodes[s][CPU]), (mem_cols, mem, G.nodes[s][MEM])):
+                if sum(coefs) > cap + EPS:
+                    self._row(list(zip(cols, coefs)), -np.inf, cap + EPS)
+        edge_attrs = {id(attrs): attrs for _, _, attrs in G.edges(data=True)}
+        for key, (cols, coefs) in edge_use.items():
+            cap = edge_attrs[key][BW]
+            if sum(coefs) > cap + EPS:
+                self._row(list(zip(cols, coefs)), -np.inf, cap + EPS)
+
+    def lp(self) -> highspy.HighsLp:
+        """The model as a HiGHS LP with every column binary."""
+        lp = highspy.HighsLp()
+        n, m = len(self.cost), len(self.rows)
+        lp.num_col_, lp.num_row_ = n, m
+        lp.col_cost_ = np.asarray(self.cost, dtype=float)
+        lp.col_lower_, lp.col_upper_ = np.zeros(n), np.ones(n)
+        lp.row_lower_ = np.asarray(self.row_lo, dtype=float)
+        lp.row_upper_ = np.asarray(self.row_hi, dtype=float)
+        lp.offset_ = float(self.offset)
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+        starts = np.cumsum([0] + [len(r) for r in self.rows])
+        matrix = lp.a_matrix_
+        matrix.format_ = highspy.MatrixFormat.kRowwise
+        matrix.num_col_, matrix.num_row_ = n, m
+        matrix.start_ = starts.astype(np.int32)
+        matrix.index_ = np.asarray([c for r in self.rows for c, _ in r], dtype=np.int32)
+        matrix.value_ = np.asarray([v for r in self.rows for _, v in r], dtype=float)
+        return lp
+
+    def extract(self, values) -> dict:
+        """Embeddings read off a solution vector (servers by ``x``, simple paths by ``f``)."""
+        out = {}
+        for k, chain in enumerate(self.chains):
+            placed = [max(self.x[k, i], key=lambda s: values[self.x[k, i][s]]) for i in range(len(chain.vnfs))]
+            ends = [chain.ingress, *placed, chain.egress]
+            paths = [
+                _simple_path(self.f[k, l], values, ends[l], ends[l + 1], chain.id) for l in range(chain.n_links)
+            ]
+            out[chain.id] = Embedding(chain.id, placed, paths)
+        return out
+
+
+def _simple_path(flows, values, source, target, chain_id):
+    """A simple ``source``-``target`` path over the arcs with flow (BFS: drops any cycle)."""
+    if source == target:
+        return (source,)
+    succ = defaultdict(list)
+    for (a, b), col in flows.items():
+        if values[col] > 0.5:
+            succ[a].append(b)
+    parent = {source: None}
+    queue = deque([source])
+    while queue:
+        node = queue.popleft()
+        for nxt in succ[node]:
+            if nxt not in parent:
+                parent[nxt] = node
+                queue.append(nxt)
+    if target not in parent:
+        raise PlacementError(f"chain {chain_id!r}: the MILP solution has no flow from {source!r} to {target!r}")
+    path = [target]
+    while path[-1] != source:
+        path.append(parent[path[-1]])
+    return tuple(reversed(path))

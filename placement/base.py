@@ -1,0 +1,368 @@
+"""The algorithm interface, the registry, and the one placement checker.
+
+Every placement algorithm is a :class:`PlacementAlgorithm` (scikit-learn
+style: ``__init__`` only stores keyword parameters) with one verb,
+:meth:`~PlacementAlgorithm.place`, which embeds *all* given chains jointly or
+raises :class:`~placement.errors.Infeasible`.  Algorithms register under a
+short name so that configurations and benchmarks pick them by string.
+:func:`validate_placement` is the shared referee: tests, the online
+simulator and users check any placement with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import time
+
+import numpy as np
+
+from .errors import ChainError, Infeasible, InvalidPlacement, UnknownAlgorithm
+from .metrics import chain_latency
+from .model import BW, CPU, KIND, MEM, SERVER, Chain, Placement
+from .residual import check_residual, link_endpoints, path_edges, usage, working_copy
+from .substrate import servers
+from .workload import validate_chain
+
+__all__ = [
+    "PlacementAlgorithm",
+    "register",
+    "get_algorithm",
+    "available_algorithms",
+    "validate_placement",
+    "check_placement",
+]
+
+TOLERANCE = 1e-6
+"""Slack of :func:`validate_placement` on capacities and latency bounds.
+
+Looser than the algorithms' own :data:`placement.residual.EPS` (1e-9), so a
+placement an algorithm accepts is never rejected for round-off.
+"""
+
+_REGISTRY: dict[str, type] = {}
+
+
+class PlacementAlgorithm:
+    """Base class of placement algorithms: parameters in, one ``place`` verb.
+
+    Subclasses take their parameters as keyword arguments of ``__init__``,
+    store each under the same attribute name and implement
+    :meth:`_place`.  The base :meth:`place` checks the inputs, copies the
+    substrate (so it is never mutated), turns ``seed`` into a
+    :class:`numpy.random.Generator` and times the call.
+
+    Examples
+    --------
+    >>> algo = get_algorithm("greedy", load_weight=0.5)
+    >>> algo
+    Greedy(load_weight=0.5)
+    >>> algo.get_params()
+    {'load_weight': 0.5}
+    """
+
+    name: str = ""
+    """Registry name, set by :func:`register`."""
+
+    def get_params(self) -> dict:
+        """The keyword parameters of ``__init__`` and their current values."""
+        return {p: getattr(self, p) for p in self._param_names()}
+
+    def set_params(self, **params) -> PlacementAlgorithm:
+        """Change parameters in place (unknown names raise ``ValueError``); return self."""
+        valid = self._param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"{type(self).__name__} has no parameter {key!r}; valid: {valid}")
+            setattr(self, key, value)
+        return self
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def skip(self, substrate, chains) -> tuple[bool, str]:
+        """Whether this algorithm declines the instance (like benchopt), and why.
+
+        The default accepts everything; the MILP declines instances too big
+        to solve in reasonable time.
+        """
+        return False, ""
+
+    def place(self, substrate, chains, *, seed=None) -> Placement:
+        """Embed every chain of ``chains`` on ``substrate``, or raise :class:`Infeasible`.
+
+        ``substrate`` holds the capacities still free (a fresh substrate, or
+        the residual graph of an online run) and is not modified.  ``seed``
+        (int, :class:`numpy.random.Generator` or None) drives every random
+        choice: the same int gives the same embeddings.  ``solve_time`` is the
+        wall time of the whole call.
+
+        Raises
+        ------
+        Infeasible
+            No joint embedding was found; ``chain_id`` names the culprit when
+            one chain is to blame.
+        ChainError, SubstrateError
+            The inputs are malformed.
+        """
+        start = time.perf_counter()
+        check_residual(substrate)
+        chains = list(chains)
+        _check_chains(substrate, chains)
+        rng = np.random.default_rng(seed)
+        result = self._place(working_copy(substrate), chains, rng) if chains else {}
+        placement = result if isinstance(result, Placement) else Placement(dict(result))
+        placement.solve_time = time.perf_counter() - start
+        return placement
+
+    def _place(self, residual, chains: list[Chain], rng: np.random.Generator):
+        """Embed ``chains`` on ``residual`` (a private copy: consume it freely).
+
+        Return a :class:`Placement` or a dict ``chain id -> Embedding``.
+        """
+        raise NotImplementedError
+
+
+def _check_chains(substrate, chains):
+    """Malformed chains raise :class:`ChainError`; ones too big for any server, :class:`Infeasible`."""
+    seen = set()
+    for chain in chains:
+        if not isinstance(chain, Chain):
+            raise ChainError(f"expected a Chain, got {type(chain).__name__}: build chains with placement.model.Chain")
+        if chain.id in seen:
+            raise ChainError(f"duplicate chain id {chain.id!r}: chain ids must be unique in a batch")
+        seen.add(chain.id)
+        try:
+            validate_chain(substrate, chain)
+        except ChainError:
+            oversize = _oversize_resource(substrate, chain)
+            if oversize is None:
+                raise
+            capped = _capped(substrate, chain)
+            validate_chain(substrate, capped)  # still malformed otherwise: ChainError
+            raise Infeasible(
+                f"chain {chain.id!r}: a VNF needs more {oversize} than any server has free",
+                chain_id=chain.id,
+                reason=oversize,
+            ) from None
+
+
+def _largest(substrate):
+    caps = [substrate.nodes[s] for s in servers(substrate)]
+    return {r: max((a.get(r, 0.0) for a in caps), default=0.0) for r in (CPU, MEM)}
+
+
+def _oversize_resource(substrate, chain):
+    """``"cpu"``/``"mem"`` if some VNF exceeds every server's free capacity, else None."""
+    largest = _largest(substrate)
+    for resource in (CPU, MEM):
+        if any(_number(getattr(v, resource)) and getattr(v, resource) > largest[resource] for v in chain.vnfs):
+            return resource
+    return None
+
+
+def _number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x
+
+
+def _capped(substrate, chain):
+    """``chain`` with over-size VNF demands cut to the largest server (to check the rest)."""
+    largest = _largest(substrate)
+
+    def cap(v):
+        changes = {
+            r: largest[r]
+            for r in (CPU, MEM)
+            if _number(getattr(v, r)) and getattr(v, r) > largest[r]
+        }
+        return dataclasses.replace(v, **changes)
+
+    return dataclasses.replace(chain, vnfs=tuple(cap(v) for v in chain.vnfs))
+
+
+# --------------------------------------------------------------------- registry
+
+
+def register(name: str):
+    """Class decorator: make a :class:`PlacementAlgorithm` available as ``name``.
+
+    Examples
+    --------
+    >>> @register("doc-example")
+    ... class Nothing(PlacementAlgorithm):
+    ...     def _place(self, residual, chains, rng):
+    ...         return {}
+    >>> "doc-example" in available_algorithms()
+    True
+    >>> _ = _REGISTRY.pop("doc-example")  # keep the registry clean
+    """
+
+    def decorate(cls):
+        if not (isinstance(cls, type) and issubclass(cls, PlacementAlgorithm)):
+            raise TypeError(f"@register({name!r}) needs a PlacementAlgorithm subclass, got {cls!r}")
+        if _REGISTRY.get(name, cls) is not cls:
+            raise ValueError(f"algorithm name {name!r} is already taken by {_REGISTRY[name].__name__}")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def _load_builtin():
+    importlib.import_module("placement.algorithms")
+
+
+def available_algorithms() -> list[str]:
+    """Sorted names of every registered algorithm (the built-in ones included).
+
+    Examples
+    --------
+    >>> available_algorithms()
+    ['first_fit', 'genetic', 'greedy', 'milp', 'random']
+    """
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def get_algorithm(name: str, **params) -> PlacementAlgorithm:
+    """A new instance of the algorithm registered as ``name`` with ``params``.
+
+    Examples
+    --------
+    >>> get_algorithm("first_fit").name
+    'first_fit'
+    >>> get_algorithm("best_fit")
+    Traceback (most recent call last):
+    ...
+    placement.errors.UnknownAlgorithm: unknown algorithm 'best_fit': choose one of first_fit, genetic, greedy, milp, random
+    """
+    _load_builtin()
+    try:
+        cls = _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise UnknownAlgorithm(
+            f"unknown algorithm {name!r}: choose one of {', '.join(sorted(_REGISTRY))}"
+        ) from None
+    unknown = sorted(set(params) - set(cls._param_names()))
+    if unknown:
+        raise ValueError(f"{name} has no parameter(s) {unknown}; valid: {cls._param_names()}")
+    return cls(**params)
+
+
+# ------------------------------------------------------------------- validation
+
+
+def _embedding_problems(G, chain, embedding) -> list[str]:
+    """Structural problems of one embedding: servers, path ends, continuity."""
+    who = f"chain {chain.id!r}"
+    if embedding.chain_id != chain.id:
+        return [f"{who}: embedding is labelled {embedding.chain_id!r}"]
+    if len(embedding.servers) != len(chain.vnfs):
+        return [f"{who}: {len(embedding.servers)} servers for {len(chain.vnfs)} VNFs"]
+    problems = [
+        f"{who}: VNF {i} on {s!r}, which is not a server of the substrate"
+        for i, s in enumerate(embedding.servers)
+        if s not in G or G.nodes[s].get(KIND) != SERVER
+    ]
+    if len(embedding.paths) != chain.n_links:
+        return problems + [f"{who}: {len(embedding.paths)} paths for {chain.n_links} virtual links"]
+    for i, (path, (src, dst)) in enumerate(zip(embedding.paths, link_endpoints(chain, embedding.servers))):
+        where = f"{who}: link {i} path {list(path)}"
+        if not path or path[0] != src or path[-1] != dst:
+            problems.append(f"{where} must run from {src!r} to {dst!r}")
+        elif len(set(path)) != len(path):
+            problems.append(f"{where} visits a node twice (not a simple path)")
+        else:
+            problems += [f"{where} uses {u!r}-{v!r}, not an edge" for u, v in path_edges(path) if not G.has_edge(u, v)]
+    return problems
+
+
+def validate_placement(substrate, chains, placement: Placement) -> list[str]:
+    """Every constraint ``placement`` breaks, one sentence each (empty when valid).
+
+    Checks that each chain has an embedding (and no stranger does), that every
+    VNF sits on an existing server, that each virtual link's path is a simple
+    path over existing edges from the right node to the right node, that
+    CPU, memory and bandwidth fit cumulatively over all chains, and that each
+    chain's model latency is within its ``max_latency``.
+
+    Examples
+    --------
+    >>> from placement.topologies import line
+    >>> from placement.model import VNF, Embedding
+    >>> G = line(3, cpu=1.0)
+    >>> c = Chain("c", (VNF("fw", cpu=2.0),), ingress="srv0", egress="srv2")
+    >>> p = Placement({"c": Embedding("c", ("srv1",), (("srv0", "srv1"), ("srv1", "srv0", "srv2")))})
+    >>> for problem in validate_placement(G, [c], p):
+    ...     print(problem)
+    chain 'c': link 1 path ['srv1', 'srv0', 'srv2'] uses 'srv0'-'srv2', not an edge
+    >>> p = Placement({"c": Embedding("c", ("srv1",), (("srv0", "srv1"), ("srv1", "srv2")))})
+    >>> validate_placement(G, [c], p)
+    ["server 'srv1': cpu over capacity (2 used of 1)"]
+    """
+    chains = list(chains)
+    known = {c.id for c in chains}
+    problems = [f"embedding for unknown chain {cid!r}" for cid in placement.embeddings if cid not in known]
+    sound = {}
+    for chain in chains:
+        embedding = placement.embeddings.get(chain.id)
+        if embedding is None:
+            problems.append(f"chain {chain.id!r}: not embedded")
+            continue
+        structural = _embedding_problems(substrate, chain, embedding)
+        if structural:
+            problems += structural
+            continue
+        sound[chain.id] = embedding
+        latency = chain_latency(substrate, chain, embedding)
+        if latency > chain.max_latency + TOLERANCE:
+            problems.append(f"chain {chain.id!r}: latency {latency:g} ms over its bound {chain.max_latency:g} ms")
+    return problems + _capacity_problems(substrate, *usage(chains, sound))
+
+
+def _capacity_problems(substrate, node_use, edge_use) -> list[str]:
+    problems = []
+    for s, used in node_use.items():
+        for r in (CPU, MEM):
+            cap = substrate.nodes[s][r]
+            if used[r] > cap + TOLERANCE:
+                problems.append(f"server {s!r}: {r} over capacity ({used[r]:g} used of {cap:g})")
+    for key, used in edge_use.items():
+        u, v = key
+        cap = substrate.edges[u, v][BW]
+        if used > cap + TOLERANCE:
+            problems.append(f"edge {(u, v)!r}: bw over capacity ({used:g} used of {cap:g})")
+    return problems
+
+
+def check_placement(substrate, chains, placement: Placement) -> None:
+    """Raise :class:`~placement.errors.InvalidPlacement` if :func:`validate_placement` finds anything.
+
+    Examples
+    --------
+    >>> from placement.topologies import line
+    >>> from placement.model import VNF
+    >>> G = line(2)
+    >>> c = Chain("c", (VNF("fw"),), ingress="srv0", egress="srv1")
+    >>> check_placement(G, [c], get_algorithm("greedy").place(G, [c]))
+    >>> check_placement(G, [c], Placement())
+    Traceback (most recent call last):
+    ...
+    placement.errors.InvalidPlacement: invalid placement: chain 'c': not embedded
+    """
+    problems = validate_placement(substrate, chains, placement)
+    if problems:
+        raise InvalidPlacement(problems)
+

@@ -1,0 +1,184 @@
+"""Every option of every config group composes, instantiates and passes the checks; bad values are named."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from experiments.callbacks import sweep_size
+from experiments.schema import ConfigError, build, build_instance, check_config
+from placement.base import PlacementAlgorithm, available_algorithms
+from placement.model import Chain
+from placement.substrate import validate_substrate
+from placement.topologies import zoo_names
+
+pytestmark = pytest.mark.usefixtures("no_testbed")
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def options(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_algo_options_are_the_registered_algorithms():
+    assert options("algo") == available_algorithms()
+
+
+def test_every_packaged_zoo_topology_has_an_option():
+    assert {f"zoo_{name.lower().rstrip('0123456789')}" for name in zoo_names()} <= set(options("topology"))
+
+
+@pytest.mark.parametrize("name", options("algo"))
+def test_algo_option_instantiates_its_registered_class(compose, name):
+    cfg = compose(f"algo={name}")
+    check_config(cfg)
+    algo = build(cfg.algo)
+    assert isinstance(algo, PlacementAlgorithm) and algo.name == name
+    configured = {k: v for k, v in OmegaConf.to_container(cfg.algo).items() if k != "_target_"}
+    assert algo.get_params() == {**algo.get_params(), **configured}  # every key is a parameter, values kept
+
+
+@pytest.mark.parametrize("name", options("topology"))
+def test_topology_option_builds_a_valid_substrate(compose, name):
+    cfg = compose(f"topology={name}")
+    check_config(cfg)
+    substrate, chains = build_instance(cfg)
+    validate_substrate(substrate)
+    assert isinstance(substrate, nx.Graph) and chains
+
+
+@pytest.mark.parametrize("name", options("workload"))
+def test_workload_option_generates_chains_on_the_substrate(compose, name):
+    cfg = compose(f"workload={name}")
+    check_config(cfg)
+    substrate, chains = build_instance(cfg)
+    assert len(chains) == cfg.workload.n and all(isinstance(c, Chain) for c in chains)
+    assert all(c.ingress in substrate and c.egress in substrate for c in chains)
+
+
+@pytest.mark.parametrize("name", options("testbed"))
+def test_testbed_option_has_every_field(compose, name):
+    cfg = compose(f"testbed={name}")
+    check_config(cfg)
+    assert cfg.testbed.kind == name
+    assert set(cfg.testbed) == {"kind", "images", "delay", "requests"}
+    assert set(cfg.testbed.images) == {"base", "dind", "vnf", "pull"}
+    images = importlib.import_module("testbed.images").ImageNames(**OmegaConf.to_container(cfg.testbed.images))
+    assert images.vnf
+
+
+@pytest.mark.parametrize("name", options("experiment"))
+def test_experiment_bundle_is_placement_only(compose, name):
+    cfg = compose(f"experiment={name}")
+    check_config(cfg)
+    assert cfg.testbed.kind == "none"
+
+
+def test_default_config_is_the_small_testbed_run(compose):
+    cfg = compose("testbed=dind", hydra=True)
+    choices = cfg.hydra.runtime.choices
+    assert (choices.algo, choices.topology, choices.workload, choices.testbed) == ("greedy", "line", "small", "dind")
+    assert (cfg.seed, cfg.mode, cfg.redo) == (0, "sequential", False)
+    assert cfg.topology.n <= 6 and cfg.workload.n <= 5  # minutes on the testbed, not hours
+
+
+def test_outputs_go_under_results_and_jobs_do_not_chdir(compose):
+    cfg = compose(hydra=True).hydra
+    assert cfg.run.dir.startswith("results/runs/") and cfg.sweep.dir.startswith("results/sweeps/")
+    assert cfg.job.chdir is False
+    assert cfg.sweep.subdir == cfg.job.override_dirname == "testbed=none"  # job dirs named by overrides
+    assert {"redo", "progress", "results_dir"} <= set(cfg.job.config.override_dirname.exclude_keys)
+
+
+@pytest.mark.parametrize("launcher", ["joblib_local", "slurm", "submitit_local", "ray_local"])
+def test_launcher_configs_compose(compose, launcher):
+    plugin = {"joblib_local": "hydra_joblib_launcher", "ray_local": "hydra_ray_launcher"}.get(
+        launcher, "hydra_submitit_launcher"
+    )
+    pytest.importorskip(f"hydra_plugins.{plugin}", reason=f"{plugin} is not installed")
+    cfg = compose(f"hydra/launcher={launcher}", hydra=True).hydra.launcher
+    module, _, cls = cfg._target_.rpartition(".")
+    assert hasattr(importlib.import_module(module), cls)
+    if launcher == "joblib_local":
+        assert cfg.n_jobs == 2
+
+
+# ------------------------------------------------------------------- bad values
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("mode=foo", ["mode='foo'", "sequential, batch, online"]),
+        ("testbed.requests=-3", ["testbed.requests=-3", "int >= 1"]),
+        ("testbed.kind=vm", ["testbed.kind='vm'", "none, dind, docker, process"]),
+        ("testbed.delay=slow", ["testbed.delay='slow'", "auto, netem, userspace"]),
+        ("repetitions=0", ["repetitions=0", "int >= 1"]),
+        ("+sede=1", ["sede=1", "unknown key", "seed"]),
+        ("+testbed.foo=2", ["testbed.foo=2", "unknown key", "requests"]),
+        ("+algo.foo=1", ["algo.foo=1", "unknown parameter", "load_weight"]),
+        ("algo.load_weight=abc", ["algo.load_weight='abc'", "wrong type"]),
+        ("+workload.substrate=x", ["workload.substrate='x'", "unknown parameter"]),
+        ("algo._target_=placement.topologies.line", ["not a placement.base.PlacementAlgorithm"]),
+        ("topology._target_=placement.topologies.ring", ["topology._target_", "no such object"]),
+    ],
+)
+def test_check_config_names_key_value_and_choices(compose, override, expected):
+    cfg = compose(override)
+    with pytest.raises(ConfigError) as info:
+        check_config(cfg)
+    for text in expected:
+        assert text in str(info.value)
+
+
+def test_online_mode_refuses_a_testbed(compose):
+    with pytest.raises(ConfigError, match="mode=online with testbed=process.*testbed=none"):
+        check_config(compose("mode=online", "testbed=process"))
+
+
+def test_check_config_reports_every_problem_at_once(compose):
+    with pytest.raises(ConfigError) as info:
+        check_config(compose("mode=foo", "testbed.requests=0", "seed=-1"))
+    assert len(info.value.problems) == 3
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("topology.n=0", "topology (placement.topologies.line) rejects its parameters: ValueError: n must be"),
+        ("workload.length=[3,2]", "workload (placement.workload.generate_chains) rejects its parameters"),
+    ],
+)
+def test_builder_complaints_become_config_errors(compose, override, expected):
+    cfg = compose(override)
+    check_config(cfg)
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        build_instance(cfg)
+
+
+@pytest.mark.parametrize("override, key", [("seed=abc", "seed"), ("testbed.requests=many", "testbed.requests")])
+def test_type_errors_fail_while_composing(compose, override, key):
+    with pytest.raises(ConfigCompositionException) as info:
+        compose(override)
+    message = f"{info.value} {info.value.__cause__}"
+    assert override.split("=")[1] in message and key in message
+
+
+def test_unknown_group_option_lists_the_choices(compose):
+    with pytest.raises(ConfigCompositionException) as info:
+        compose("algo=nope")
+    assert all(name in str(info.value) for name in available_algorithms())
+
+
+def test_sweep_size_counts_jobs_of_configured_and_command_line_sweeps():
+    cfg = OmegaConf.create(
+        {"hydra": {"sweeper": {"params": {"algo": "a,b,c", "seed": "0,1"}},
+                   "overrides": {"task": ["seed=0,1,2,3", "mode=batch"]}}}
+    )
+    assert sweep_size(cfg) == 12
