@@ -1,0 +1,34 @@
+"""The default experiment, `python -m experiments.run algo=greedy`, on the real testbed."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.testbed_helpers import project_leftovers, skip_without_testbed
+
+pytestmark = [pytest.mark.testbed, skip_without_testbed]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_default_run_deploys_measures_and_writes_results(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.run", "algo=greedy", "progress=false", f"hydra.run.dir={out}",
+         "testbed.requests=20"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    df = pd.read_parquet(out / "results.parquet")
+    placed = df[df.status == "placed"]
+    assert len(placed) >= 1
+    assert (placed.measured_requests == 20).all() and (placed.measured_errors == 0).all()
+    assert placed.trace_ok.all()
+    assert (placed.measured_p50_ms > 0).all()
+    for counters in placed.vnf_counters:
+        assert set(json.loads(counters).values()) == {20}
+    assert set(placed.host_kind) == {"dind"}
+    assert project_leftovers() == {}
