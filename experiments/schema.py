@@ -119,6 +119,7 @@ class ExperimentConfig:
     topology: Any = MISSING
     workload: Any = MISSING
     testbed: TestbedConfig = field(default_factory=TestbedConfig)
+    task: str = MISSING
     seed: int = MISSING
     repetitions: int = MISSING
     mode: str = MISSING
@@ -176,8 +177,20 @@ def _unknown_key_problems(node, schema, prefix="") -> list[str]:
     ]
 
 
+def _task_problem(task) -> str | None:
+    """``task`` must name an importable function (``module.function``)."""
+    from hydra.utils import get_method
+
+    try:
+        get_method(task)
+        return None
+    except Exception as exc:  # Hydra wraps import errors in several types
+        return f"task={task!r}: not an importable function ({exc})"
+
+
 def _top_level_problems(cfg) -> list[str]:
     checks = [
+        _task_problem(cfg.task),
         _int_problem("seed", cfg.seed, 0),
         _int_problem("repetitions", cfg.repetitions, 1),
         _choice_problem("mode", cfg.mode, MODES),

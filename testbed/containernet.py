@@ -21,6 +21,7 @@ from mininet.link import Link, TCLink
 from mininet.log import info, warn
 from mininet.net import Mininet
 from mininet.nodelib import LinuxBridge
+from mininet.moduledeps import pathCheck
 
 from testbed import system
 from testbed.nodes import DockerHost, ProcessHost, RunNode, SfcLink, privileged_options
@@ -125,6 +126,11 @@ class Bridge(RunNode, LinuxBridge):
         self.run = run
         params["inNamespace"] = True
         super().__init__(name, **params)
+
+    @classmethod
+    def setup(cls):
+        """Only brctl is needed: the host's bridge-nf sysctls do not reach a bridge in its own namespace."""
+        pathCheck("brctl", moduleName="bridge-utils")
 
 
 class Containernet(Mininet):

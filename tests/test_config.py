@@ -73,11 +73,19 @@ def test_testbed_option_has_every_field(compose, name):
     assert images.vnf
 
 
+TESTBED_STUDIES = {"isolation": "experiments.isolation.run_isolation",
+                   "fidelity": "experiments.fidelity.run_fidelity"}
+
+
 @pytest.mark.parametrize("name", options("experiment"))
-def test_experiment_bundle_is_placement_only(compose, name):
+def test_experiment_bundle_composes_and_checks(compose, name):
+    """Placement bundles never deploy; the testbed studies swap in their own task."""
     cfg = compose(f"experiment={name}")
     check_config(cfg)
-    assert cfg.testbed.kind == "none"
+    if name in TESTBED_STUDIES:
+        assert cfg.task == TESTBED_STUDIES[name] and cfg.testbed.kind != "none"
+    else:
+        assert cfg.task == "experiments.run.run_experiment" and cfg.testbed.kind == "none"
 
 
 def test_default_config_is_the_small_testbed_run(compose):
