@@ -62,6 +62,7 @@ CHAINS_FILE = "chains.json"
 
 MEASURED_COLUMNS = {
     "requests": "measured_requests",
+    "warmup": "measured_warmup",  # requests sent first to open the connections (counted by VNFs, not timed)
     "errors": "measured_errors",
     "p50_ms": "measured_p50_ms",
     "p95_ms": "measured_p95_ms",

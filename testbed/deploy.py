@@ -227,13 +227,18 @@ class Testbed:
 
     # -- measurement -----------------------------------------------------------------
 
-    def request(self, chain_id: str, n: int = 1, path: str = "/", interval: float = 0.0) -> list[dict]:
-        """Send ``n`` requests from the chain's client; one dict per request."""
+    def request(self, chain_id: str, n: int = 1, path: str = "/", interval: float = 0.0,
+                warmup: int = 0) -> list[dict]:
+        """Send ``warmup`` + ``n`` requests from the chain's client on one kept-alive connection.
+
+        Returns one dict per measured request (warm-up requests open the
+        connections along the chain and are not reported; VNFs count them).
+        """
         client = self.plan.clients[chain_id]
         url = client["url"].rstrip("/") + path
         out = self.nodes[client["name"]].cmd(
             f"{sys.executable} {VNF_DIR}/client.py {shlex.quote(url)} -n {n} --interval {interval} "
-            f"--source {client['ip']}")
+            f"--warmup {warmup} --source {client['ip']}")
         return json.loads(out.strip().splitlines()[-1])
 
     def counters(self) -> dict[str, int]:
@@ -246,17 +251,20 @@ class Testbed:
             result[spec.name] = stats["requests"] if stats else None
         return result
 
-    def measure(self, requests: int = 20) -> list[dict]:
-        """Per chain: ``requests`` requests, latency percentiles, errors, and VNF counters."""
+    def measure(self, requests: int = 20, warmup: int = 2) -> list[dict]:
+        """Per chain: latency percentiles and errors of ``requests`` requests, and VNF counters.
+
+        ``vnf_counters`` is what each VNF handled meanwhile: ``warmup + requests``.
+        """
         rows = []
         before = self.counters()
         for chain_id in sorted(self.plan.clients):
-            results = self.request(chain_id, requests)
+            results = self.request(chain_id, requests, warmup=warmup)
             ok = [r["latency_ms"] for r in results if r["status"] == 200]
             expected = ",".join([*(s.name for s in self.plan.vnfs if s.chain_id == chain_id),
                                  self.plan.sinks[chain_id]["name"]])
             rows.append({
-                "chain_id": chain_id, "requests": len(results), "errors": len(results) - len(ok),
+                "chain_id": chain_id, "requests": len(results), "warmup": warmup, "errors": len(results) - len(ok),
                 "p50_ms": float(np.percentile(ok, 50)) if ok else float("nan"),
                 "p95_ms": float(np.percentile(ok, 95)) if ok else float("nan"),
                 "p99_ms": float(np.percentile(ok, 99)) if ok else float("nan"),

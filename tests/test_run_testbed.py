@@ -28,7 +28,7 @@ def test_default_run_deploys_measures_and_writes_results(tmp_path):
     assert (placed.measured_requests == 20).all() and (placed.measured_errors == 0).all()
     assert placed.trace_ok.all()
     assert (placed.measured_p50_ms > 0).all()
-    for counters in placed.vnf_counters:
-        assert set(json.loads(counters).values()) == {20}
+    for counters, warmup in zip(placed.vnf_counters, placed.measured_warmup):
+        assert set(json.loads(counters).values()) == {20 + warmup}
     assert set(placed.host_kind) == {"dind"}
     assert project_leftovers() == {}

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Measurement client: send N HTTP requests to a chain's first VNF and report each one.
 
+Requests share one kept-alive connection, so after the first each request
+crosses every link once each way, as the latency model assumes.
+
 Prints one JSON object: per-request latency (ms), status, and the trace of
 VNFs the request went through.  Standard library only, so it runs on any host.
 """
@@ -22,28 +25,38 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--source", default=None)
     p.add_argument("--interval", type=float, default=0.0, help="seconds between requests")
+    p.add_argument("--warmup", type=int, default=0,
+                   help="requests sent first and left out of the report (they open the connections)")
+    p.add_argument("--new-connection", action="store_true",
+                   help="a new TCP connection per request (default: one kept-alive connection)")
     args = p.parse_args(argv)
     url = urlsplit(args.url)
+
+    def connect():
+        return http.client.HTTPConnection(url.hostname, url.port or 80, timeout=args.timeout,
+                                          source_address=(args.source, 0) if args.source else None)
+
+    conn = None if args.new_connection else connect()
     results = []
-    for _ in range(args.n):
+    for _ in range(args.warmup + args.n):
         start = time.perf_counter()
         entry = {"status": None, "trace": "", "error": ""}
-        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=args.timeout,
-                                          source_address=(args.source, 0) if args.source else None)
+        c = connect() if args.new_connection else conn
         try:
-            conn.request("GET", url.path or "/")
-            resp = conn.getresponse()
+            c.request("GET", url.path or "/")
+            resp = c.getresponse()
             body = resp.read()
             entry.update(status=resp.status, trace=resp.getheader(TRACE, ""), body=body.decode(errors="replace")[:200])
         except OSError as exc:
             entry["error"] = str(exc) or type(exc).__name__
-        finally:
-            conn.close()
+            c.close()  # the next request opens a fresh connection
+        if args.new_connection:
+            c.close()
         entry["latency_ms"] = (time.perf_counter() - start) * 1000.0
         results.append(entry)
         if args.interval:
             time.sleep(args.interval)
-    json.dump(results, sys.stdout)
+    json.dump(results[args.warmup:], sys.stdout)
     print()
     return 0
 

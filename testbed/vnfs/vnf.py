@@ -21,6 +21,7 @@ import http.client
 import itertools
 import json
 import re
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,7 @@ class VNF:
         self.source = args.source
         self.timeout = args.timeout
         self.lock = threading.Lock()
+        self.local = threading.local()
         self.rr = itertools.cycle(range(max(1, len(self.next_hops))))
         self.stats = {"name": self.name, "role": self.role, "requests": 0, "forwarded": 0,
                       "dropped": 0, "matched": 0, "errors": 0, "per_next_hop": [0] * len(self.next_hops)}
@@ -62,6 +64,20 @@ class VNF:
             self.counter_file.write_text(str(value + 1))
             return value
 
+    def connection(self, hop):
+        """This thread's kept-alive connection to ``hop`` (one per upstream connection)."""
+        pool = self.local.__dict__.setdefault("pool", {})
+        if hop not in pool:
+            pool[hop] = http.client.HTTPConnection(
+                hop.hostname, hop.port or 80, timeout=self.timeout,
+                source_address=(self.source, 0) if self.source else None)
+        return pool[hop]
+
+    def drop_connection(self, hop):
+        conn = self.local.__dict__.get("pool", {}).pop(hop, None)
+        if conn is not None:
+            conn.close()
+
     def pick_next(self):
         with self.lock:
             i = next(self.rr)
@@ -71,7 +87,12 @@ class VNF:
 
 def make_handler(vnf: VNF):
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+        protocol_version = "HTTP/1.1"  # keep-alive: after the first request, one crossing per link each way
+        wbufsize = 1 << 16  # a reply leaves in one segment (flushed after each request)
+
+        def setup(self):
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, *args):  # one line per request would flood the logs
             pass
@@ -113,22 +134,23 @@ def make_handler(vnf: VNF):
             self.relay(vnf.pick_next(), payload, trace)
 
         def relay(self, hop, payload, trace):
-            conn = http.client.HTTPConnection(
-                hop.hostname, hop.port or 80, timeout=vnf.timeout,
-                source_address=(vnf.source, 0) if vnf.source else None)
-            try:
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", TRACE.lower())}
-                headers[TRACE] = trace
-                conn.request(self.command, self.path, body=payload or None, headers=headers)
-                resp = conn.getresponse()
-                body = resp.read()
-                vnf.count("forwarded")
-                self.reply(resp.status, body, resp.getheader(TRACE, trace))
-            except OSError as exc:
-                vnf.count("errors")
-                self.reply(502, f"{vnf.name}: next hop {hop.netloc} failed: {exc}\n".encode(), trace)
-            finally:
-                conn.close()
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in ("host", "connection", TRACE.lower())}
+            headers[TRACE] = trace
+            for attempt in (1, 2):  # a kept-alive connection the next hop closed is retried once
+                conn = vnf.connection(hop)
+                try:
+                    conn.request(self.command, self.path, body=payload or None, headers=headers)
+                    resp = conn.getresponse()
+                    body = resp.read()
+                    break
+                except OSError as exc:
+                    vnf.drop_connection(hop)
+                    if attempt == 2:
+                        vnf.count("errors")
+                        return self.reply(502, f"{vnf.name}: next hop {hop.netloc} failed: {exc}\n".encode(), trace)
+            vnf.count("forwarded")
+            self.reply(resp.status, body, resp.getheader(TRACE, trace))
 
     return Handler
 
