@@ -120,6 +120,7 @@ class ExperimentConfig:
     workload: Any = MISSING
     testbed: TestbedConfig = field(default_factory=TestbedConfig)
     task: str = MISSING
+    study: Any = MISSING  # parameters of a study's own task (experiment=fidelity, ...)
     seed: int = MISSING
     repetitions: int = MISSING
     mode: str = MISSING

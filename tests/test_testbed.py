@@ -159,7 +159,8 @@ def test_calibration_measures_each_vnf_type():
     from testbed.calibrate import calibrate, calibrated_catalogue
 
     catalogue = {t: DEFAULT_CATALOGUE[t] for t in ("firewall", "ids")}
-    delays = calibrate(catalogue, host_kind="process", requests=20, log=lambda *_: None)
-    assert set(delays) == {"firewall", "ids"}
-    assert all(0.0 < ms < 50.0 for ms in delays.values()), delays
-    assert calibrated_catalogue(catalogue, delays)["ids"].proc_delay == delays["ids"]
+    result = calibrate(catalogue, host_kind="process", requests=20, log=lambda *_: None)
+    assert set(result.proc_delay) == {"firewall", "ids"}
+    assert all(0.0 < ms < 50.0 for ms in result.proc_delay.values()), result
+    assert 0.0 < result.endpoint_ms < 50.0
+    assert calibrated_catalogue(catalogue, result.proc_delay)["ids"].proc_delay == result.proc_delay["ids"]
