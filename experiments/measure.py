@@ -18,7 +18,7 @@ from placement.model import Placement
 
 from .results import MEASURED_COLUMNS, embedding_from_row
 
-__all__ = ["not_measured", "deploy_and_measure"]
+__all__ = ["not_measured", "preflight", "deploy_and_measure"]
 
 
 def not_measured() -> dict:
@@ -40,6 +40,15 @@ def _measured_columns(measured: dict | None, info: dict) -> dict:
         row.update({column: measured.get(key, row[column]) for key, column in MEASURED_COLUMNS.items()})
         row["vnf_counters"] = json.dumps(measured.get("vnf_counters") or {})
     return row
+
+
+def preflight(testbed_cfg) -> None:
+    """Raise :class:`testbed.system.TestbedError` now if the configured testbed cannot run here."""
+    if testbed_cfg.kind == "none":
+        return
+    from testbed.deploy import preflight as testbed_preflight  # lazy, as above
+
+    testbed_preflight(testbed_cfg.kind)
 
 
 def deploy_and_measure(substrate, chains, rows, testbed_cfg, log=print) -> list[dict]:

@@ -35,8 +35,9 @@ from tqdm.auto import tqdm
 
 from placement.errors import InvalidPlacement
 from placement.substrate import servers
+from testbed.system import TestbedError  # standard library only: no Mininet or Docker needed
 
-from .measure import deploy_and_measure, not_measured
+from .measure import deploy_and_measure, not_measured, preflight
 from .placing import PLACERS
 from .report import summary_table
 from .results import (
@@ -167,13 +168,13 @@ def run_experiment(cfg: DictConfig) -> pd.DataFrame:
     recorded placement fails re-verification.
     """
     check_config(cfg)
+    preflight(cfg.testbed)
     run_dir = Path(cfg.results_dir)
     fingerprint = config_hash(cfg)
     if results_exist(run_dir) and not cfg.redo:
         return _existing(run_dir, fingerprint)
     substrate, chains = build_instance(cfg)
     algo = build(cfg.algo)
-    save_instance(run_dir, substrate, chains)
     labels = run_labels(cfg, run_dir, fingerprint, algo, substrate, chains)
     rows = []
     progress = dict(desc=f"{labels['algorithm']} ({cfg.mode})", unit="chain", disable=None if cfg.progress else True)
@@ -185,6 +186,7 @@ def run_experiment(cfg: DictConfig) -> pd.DataFrame:
     problems = verify_frame(substrate, chains, df) if len(df) else []
     if problems:
         raise InvalidPlacement(problems)
+    save_instance(run_dir, substrate, chains)  # inputs and results land together, or not at all
     save_results(run_dir, df)
     return df
 
@@ -196,7 +198,12 @@ def main(cfg: DictConfig) -> float | None:
     Returns the acceptance ratio, the value an optimising sweeper would use.
     """
     try:
-        df = hydra.utils.get_method(cfg.task)(cfg)
+        try:
+            df = hydra.utils.get_method(cfg.task)(cfg)
+        except TestbedError as exc:
+            # The machine, not the code, is at fault: one clear line, no traceback.
+            log.error("%s", exc)
+            raise SystemExit(1) from exc
         if "algorithm" not in df:  # a study of its own (experiment=isolation, ...) logged its summary
             return None
         table = summary_table(df)

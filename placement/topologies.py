@@ -10,6 +10,7 @@ by the keyword-only ``cpu`` (cores), ``mem`` (MiB), ``bw`` (Mbit/s) and
 
 from __future__ import annotations
 
+import json
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ import numpy as np
 
 from .errors import SubstrateError
 from .model import BW, CPU, DELAY, KIND, MEM, SERVER, SWITCH
-from .substrate import node_sort_key, validate_substrate
+from .substrate import node_sort_key, substrate_from_json, substrate_to_json, validate_substrate
 
 __all__ = [
     "line",
@@ -31,6 +32,7 @@ __all__ = [
     "zoo",
     "zoo_names",
     "load_gml",
+    "from_file",
     "assign_servers",
     "DATA_DIR",
     "FIBRE_MS_PER_KM",
@@ -428,3 +430,54 @@ def load_gml(
     G.graph["dropped_nodes"] = _keep_largest_component(G)
     G = assign_servers(G, servers, cpu=cpu, mem=mem, seed=seed)
     return _finish(G, bw=bw)
+
+
+def from_file(path) -> nx.Graph:
+    """A substrate read as it is from GraphML or node-link JSON, then validated.
+
+    Unlike :func:`zoo`, nothing is derived: every node needs ``kind`` (and
+    servers ``cpu`` and ``mem``), every link ``bw`` and ``delay``, as
+    :func:`placement.substrate.validate_substrate` explains when they are
+    missing or wrong.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> G = line(2)
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+    ...     json.dump(substrate_to_json(G), f)
+    >>> sorted(from_file(f.name).nodes)
+    ['srv0', 'srv1']
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SubstrateError(f"{path}: no such topology file")
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except ValueError as e:
+            raise SubstrateError(f"{path}: not valid JSON ({e})") from None
+        if not isinstance(data, dict):
+            raise SubstrateError(f"{path}: expected a node-link JSON object, found {type(data).__name__}")
+        try:
+            return substrate_from_json(data)
+        except SubstrateError as e:
+            raise SubstrateError([f"{path}: {p}" for p in e.problems]) from None
+        except (KeyError, TypeError, nx.NetworkXError) as e:
+            raise SubstrateError(f"{path}: not node-link JSON ({type(e).__name__}: {e})") from None
+    try:
+        raw = nx.read_graphml(path)
+    except (ET.ParseError, nx.NetworkXError) as e:
+        raise SubstrateError(f"{path}: not a readable GraphML file ({e})") from None
+    if len(raw) == 0:
+        raise SubstrateError(f"{path}: the GraphML file has no nodes")
+    if raw.is_multigraph():
+        pairs = sorted({tuple(sorted(map(str, (u, v)))) for u, v, k in raw.edges(keys=True) if k})
+        raise SubstrateError(f"{path}: parallel links between {pairs[:5]}: a substrate has one link per pair")
+    G = nx.Graph(raw) if not raw.is_directed() else raw
+    G = nx.relabel_nodes(G, str)
+    try:
+        validate_substrate(G)
+    except SubstrateError as e:
+        raise SubstrateError([f"{path}: {p}" for p in e.problems]) from None
+    return G

@@ -23,6 +23,7 @@ __all__ = [
     "validate_chain",
     "chains_to_json",
     "chains_from_json",
+    "load_chains",
 ]
 
 DEFAULT_CATALOGUE: dict[str, VNF] = {
@@ -283,3 +284,49 @@ def chains_from_json(data) -> list[Chain]:
         ]
     except (KeyError, TypeError, ValueError) as e:
         raise ChainError(f"malformed chain JSON: {e!r}") from None
+
+
+def load_chains(substrate, path, *, catalogue=DEFAULT_CATALOGUE) -> list[Chain]:
+    """Chains from a JSON file (as :func:`chains_to_json` writes), each checked against ``substrate``.
+
+    VNF types must be in ``catalogue`` (``None`` accepts any type).  Raises
+    one :class:`ChainError` naming the file and every problem found.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from placement.topologies import line
+    >>> c = Chain("c0", (DEFAULT_CATALOGUE["firewall"],), "srv0", "srv1")
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+    ...     json.dump(chains_to_json([c]), f)
+    >>> load_chains(line(2), f.name) == [c]
+    True
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as e:
+        raise ChainError(f"{path}: cannot read the chains file ({e.strerror})") from None
+    except ValueError as e:
+        raise ChainError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, list) or not data:
+        raise ChainError(f"{path}: expected a non-empty JSON list of chains")
+    try:
+        chains = chains_from_json(data)
+    except ChainError as e:
+        raise ChainError(f"{path}: {e}") from None
+    problems = []
+    for chain in chains:
+        try:
+            validate_chain(substrate, chain, catalogue=catalogue)
+        except ChainError as e:
+            problems.append(str(e))
+    ids = [c.id for c in chains]
+    if len(set(ids)) != len(ids):
+        problems.append(f"chain ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
+    if problems:
+        raise ChainError(f"{path}: " + "; ".join(problems))
+    return chains

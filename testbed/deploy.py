@@ -39,6 +39,23 @@ def _parallel(fn, items, workers=8):
         return list(pool.map(fn, items))
 
 
+def preflight(host_kind: str) -> None:
+    """Fail at once, with how to fix it, if this machine cannot run a testbed of ``host_kind``.
+
+    Checks root, Mininet (imported with this module) and, for container hosts,
+    a Docker daemon that answers: before anything is placed, built or written.
+    """
+    if host_kind not in HOST_KINDS:
+        raise TestbedError(f"host_kind {host_kind!r} unknown: use one of {', '.join(HOST_KINDS)}")
+    system.require_root()
+    for tool in ("ip", "tc", "nsenter", "ethtool"):
+        system.which(tool)
+    if host_kind != "process":
+        from testbed.images import docker_client
+
+        docker_client(timeout=30)
+
+
 class Testbed:
     """A placement realised on Mininet, from bring-up to teardown.
 

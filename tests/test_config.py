@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 
 import networkx as nx
@@ -44,9 +45,27 @@ def test_algo_option_instantiates_its_registered_class(compose, name):
     assert algo.get_params() == {**algo.get_params(), **configured}  # every key is a parameter, values kept
 
 
+def file_overrides(group, name, tmp_path) -> list[str]:
+    """The ``path`` override of a ``file`` option, with a file written for it (none otherwise)."""
+    if name != "file":
+        return []
+    from placement.substrate import substrate_to_json
+    from placement.topologies import line
+    from placement.workload import DEFAULT_CATALOGUE, chains_to_json
+
+    if group == "topology":
+        path = tmp_path / "substrate.json"
+        path.write_text(json.dumps(substrate_to_json(line(3))))
+    else:  # chains on the default topology, a line of 4 servers
+        path = tmp_path / "chains.json"
+        chains = [Chain(f"c{i}", (DEFAULT_CATALOGUE["firewall"],), "srv0", f"srv{i + 1}") for i in range(3)]
+        path.write_text(json.dumps(chains_to_json(chains)))
+    return [f"{group}.path={path}"]
+
+
 @pytest.mark.parametrize("name", options("topology"))
-def test_topology_option_builds_a_valid_substrate(compose, name):
-    cfg = compose(f"topology={name}")
+def test_topology_option_builds_a_valid_substrate(compose, name, tmp_path):
+    cfg = compose(f"topology={name}", *file_overrides("topology", name, tmp_path))
     check_config(cfg)
     substrate, chains = build_instance(cfg)
     validate_substrate(substrate)
@@ -54,11 +73,11 @@ def test_topology_option_builds_a_valid_substrate(compose, name):
 
 
 @pytest.mark.parametrize("name", options("workload"))
-def test_workload_option_generates_chains_on_the_substrate(compose, name):
-    cfg = compose(f"workload={name}")
+def test_workload_option_generates_chains_on_the_substrate(compose, name, tmp_path):
+    cfg = compose(f"workload={name}", *file_overrides("workload", name, tmp_path))
     check_config(cfg)
     substrate, chains = build_instance(cfg)
-    assert len(chains) == cfg.workload.n and all(isinstance(c, Chain) for c in chains)
+    assert len(chains) == cfg.workload.get("n", 3) and all(isinstance(c, Chain) for c in chains)
     assert all(c.ingress in substrate and c.egress in substrate for c in chains)
 
 
