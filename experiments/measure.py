@@ -39,6 +39,8 @@ def _measured_columns(measured: dict | None, info: dict) -> dict:
     if measured is not None:
         row.update({column: measured.get(key, row[column]) for key, column in MEASURED_COLUMNS.items()})
         row["vnf_counters"] = json.dumps(measured.get("vnf_counters") or {})
+        if measured.get("status") == "error":  # placed, but the testbed found it broken
+            row.update(status="error", reason=measured["reason"])
     return row
 
 

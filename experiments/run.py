@@ -56,7 +56,7 @@ __all__ = ["run_experiment", "config_hash", "group_choices", "run_labels", "main
 
 log = logging.getLogger(__name__)
 
-_NOT_HASHED = ("hydra", "results_dir", "redo", "progress")
+_NOT_HASHED = ("hydra", "results_dir", "redo", "progress", "strict")
 """Keys that do not change what a run computes (left out of its fingerprint)."""
 
 
@@ -208,6 +208,12 @@ def main(cfg: DictConfig) -> float | None:
             return None
         table = summary_table(df)
         log.info("summary (latencies in ms, solve time per repetition):\n%s", table.round(3).to_string())
+        errors = df[df["status"] == "error"]
+        for row in errors.itertuples():
+            log.warning("chain %s: error: %s", row.chain_id, row.reason)
+        if cfg.strict and len(errors):
+            log.error("%d chain(s) ended in error and strict=true", len(errors))
+            raise SystemExit(3)
         return float(table["acceptance"].mean()) if len(table) else None
     finally:
         log.info("run directory: %s", Path(cfg.results_dir).resolve())

@@ -126,6 +126,7 @@ class ExperimentConfig:
     mode: str = MISSING
     results_dir: str = MISSING
     redo: bool = MISSING
+    strict: bool = MISSING
     progress: bool = MISSING
 
 
@@ -196,6 +197,7 @@ def _top_level_problems(cfg) -> list[str]:
         _int_problem("repetitions", cfg.repetitions, 1),
         _choice_problem("mode", cfg.mode, MODES),
         _bool_problem("redo", cfg.redo),
+        _bool_problem("strict", cfg.strict),
         _bool_problem("progress", cfg.progress),
     ]
     return [p for p in checks if p]
@@ -351,7 +353,8 @@ def check_config(cfg) -> None:
     ...     "workload": {"_target_": "placement.workload.generate_chains", "n": 3},
     ...     "testbed": {"kind": "none", "delay": "auto", "requests": -3,
     ...                 "images": {"base": "b", "dind": "d", "vnf": "v", "pull": True}},
-    ...     "seed": 0, "repetitions": 1, "mode": "foo", "redo": False, "progress": False})
+    ...     "seed": 0, "repetitions": 1, "mode": "foo", "redo": False, "strict": False,
+    ...     "progress": False, "task": "experiments.run.run_experiment", "study": {}})
     >>> check_config(cfg)
     Traceback (most recent call last):
     ...

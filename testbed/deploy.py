@@ -235,11 +235,11 @@ class Testbed:
     def stats(self, node, ip, port):
         """Counters of the VNF answering at ip:port, read from ``node``; None if it does not answer."""
         py = "python3" if isinstance(node, DockerHost) else sys.executable
-        out = node.cmd(f"{py} -c \"import urllib.request as u;print(u.urlopen('http://{ip}:{port}/_sfcbench/stats',"
-                       f"timeout=2).read().decode())\" 2>/dev/null")
+        out = node.safe_cmd(f"{py} -c \"import urllib.request as u;print(u.urlopen("
+                            f"'http://{ip}:{port}/_sfcbench/stats',timeout=2).read().decode())\" 2>/dev/null")
         try:
             return json.loads(out.strip().splitlines()[-1])
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, AttributeError):  # no answer, or no node to ask
             return None
 
     # -- measurement -----------------------------------------------------------------
@@ -258,20 +258,33 @@ class Testbed:
             f"--warmup {warmup} --source {client['ip']}")
         return json.loads(out.strip().splitlines()[-1])
 
-    def counters(self) -> dict[str, int]:
-        """Requests handled so far by each VNF instance, by instance name."""
+    def counters(self) -> dict[str, int | None]:
+        """Requests handled so far by each VNF instance, by instance name (None: it does not answer)."""
         result = {}
         for spec in self.plan.vnfs:
-            node = self.nodes[spec.server]
-            ip = spec.in_ip if self.host_kind != "dind" else spec.in_ip
-            stats = self.stats(node, ip, spec.port)
+            stats = self.stats(self.nodes[spec.server], spec.in_ip, spec.port)
             result[spec.name] = stats["requests"] if stats else None
         return result
+
+    def diagnose(self, chain_id: str) -> str | None:
+        """What is wrong with the chain's servers and VNFs, in the order a request meets them; None if nothing."""
+        for spec in (s for s in self.plan.vnfs if s.chain_id == chain_id):
+            node = self.nodes[spec.server]
+            if isinstance(node, DockerHost) and not node.container_running():
+                return f"server {spec.server} is gone (its container was removed or stopped)"
+            if isinstance(node, DinDHost) and not node.daemon_answers():
+                return f"the Docker daemon of server {spec.server} stopped"
+            if self.stats(node, spec.in_ip, spec.port) is None:
+                return f"VNF {spec.name} on {spec.server} does not answer (its process or container died)"
+        return None
 
     def measure(self, requests: int = 20, warmup: int = 2) -> list[dict]:
         """Per chain: latency percentiles and errors of ``requests`` requests, and VNF counters.
 
-        ``vnf_counters`` is what each VNF handled meanwhile: ``warmup + requests``.
+        ``vnf_counters`` is what each VNF handled meanwhile (``warmup + requests``;
+        None for a VNF that no longer answers).  A chain whose servers or VNFs
+        failed, or whose requests failed, gets ``status="error"`` and a
+        ``reason``; the other chains are measured as usual.
         """
         rows = []
         before = self.counters()
@@ -280,8 +293,13 @@ class Testbed:
             ok = [r["latency_ms"] for r in results if r["status"] == 200]
             expected = ",".join([*(s.name for s in self.plan.vnfs if s.chain_id == chain_id),
                                  self.plan.sinks[chain_id]["name"]])
+            fault = self.diagnose(chain_id)
+            if fault is None and len(ok) < len(results):
+                fault = f"{len(results) - len(ok)} of {len(results)} requests failed: " + next(
+                    r["error"] or f"HTTP {r['status']}" for r in results if r["status"] != 200)
             rows.append({
-                "chain_id": chain_id, "requests": len(results), "warmup": warmup, "errors": len(results) - len(ok),
+                "chain_id": chain_id, "status": "error" if fault else "ok", "reason": fault or "",
+                "requests": len(results), "warmup": warmup, "errors": len(results) - len(ok),
                 "p50_ms": float(np.percentile(ok, 50)) if ok else float("nan"),
                 "p95_ms": float(np.percentile(ok, 95)) if ok else float("nan"),
                 "p99_ms": float(np.percentile(ok, 99)) if ok else float("nan"),
@@ -289,6 +307,6 @@ class Testbed:
             })
         after = self.counters()
         for row in rows:
-            row["vnf_counters"] = {s.name: (after[s.name] or 0) - (before[s.name] or 0)
+            row["vnf_counters"] = {s.name: None if after[s.name] is None else after[s.name] - (before[s.name] or 0)
                                    for s in self.plan.vnfs if s.chain_id == row["chain_id"]}
         return rows

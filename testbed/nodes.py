@@ -51,6 +51,15 @@ class RunNode:
         """Run a host tool in this node's network namespace; return its output."""
         return self.cmd(*args)
 
+    def safe_cmd(self, command: str) -> str | None:
+        """``cmd(command)``, or None when the node's shell is gone."""
+        if self.shell is None or self.shell.poll() is not None:
+            return None
+        try:
+            return self.cmd(command)
+        except OSError:
+            return None
+
 
 class ProcessHost(RunNode, Host):
     """A plain Mininet host: private network namespace, shared filesystem and processes."""
@@ -357,6 +366,23 @@ class DockerHost(RunNode, Host):
         self.waiting = False
         self.cmd("unset HISTFILE; stty -echo; set +m")
 
+    def container_running(self) -> bool:
+        """Whether the host's container still exists and runs."""
+        try:
+            self.container.reload()
+        except Exception:  # NotFound, or the daemon itself is gone
+            return False
+        return self.container.status == "running"
+
+    def safe_cmd(self, command: str) -> str | None:
+        """``cmd(command)``, or None when the container or its shell is gone (no hang, no raise)."""
+        if not self.container_running() or self.shell is None or self.shell.poll() is not None:
+            return None
+        try:
+            return self.cmd(command)
+        except OSError:
+            return None
+
     def netcmd(self, *args) -> str:
         argv = system.in_netns(self.pid, ["sh", "-c", " ".join(str(a) for a in args)])
         proc = subprocess.run(argv, capture_output=True, text=True)
@@ -400,7 +426,13 @@ class DinDHost(DockerHost):
         options = privileged_options(run, image, log)
         options["volumes"] = {**options.get("volumes", {}),
                               str(CACHE_DIR / "images"): {"bind": DinDHost.IMAGE_MOUNT, "mode": "ro"}}
+        options["init"] = True  # PID 1 reaps orphans; the daemon is not PID 1 (see the entrypoint)
         return options
+
+    def daemon_answers(self) -> bool:
+        """Whether the inner Docker daemon answers (False also when the server is gone)."""
+        out = self.safe_cmd("timeout 5 docker version --format '{{.Server.Version}}' 2>&1")
+        return bool(out and re.search(r"^\d+\.\d+", out.strip()))
 
     def wait_daemon(self, timeout: float = 60.0) -> None:
         """Block until the inner Docker daemon answers (polling, never a fixed sleep)."""
@@ -424,14 +456,6 @@ class DinDHost(DockerHost):
         self.docker("load", "-q", "-i", f"{self.IMAGE_MOUNT}/{tar_name}")
 
     def terminate(self):
-        if self.shell and self.container_running():
-            # Inner containers first, so their cgroups go with them.
-            self.cmd("docker rm -f $(docker ps -aq) >/dev/null 2>&1")
+        # Inner containers first, so their cgroups go with them.
+        self.safe_cmd("timeout 20 docker rm -f $(docker ps -aq) >/dev/null 2>&1")
         super().terminate()
-
-    def container_running(self) -> bool:
-        try:
-            self.container.reload()
-        except Exception:
-            return False
-        return self.container.status == "running"

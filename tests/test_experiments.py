@@ -156,7 +156,8 @@ def test_deployment_wiring_with_a_fake_testbed(run_cfg, monkeypatch):
                 for cid in self.placement.embeddings
             ]
 
-    monkeypatch.setitem(sys.modules, "testbed.deploy", types.SimpleNamespace(Testbed=FakeTestbed))
+    monkeypatch.setitem(sys.modules, "testbed.deploy",
+                        types.SimpleNamespace(Testbed=FakeTestbed, preflight=lambda kind: None))
     cfg = run_cfg("testbed.requests=7", "testbed.delay=netem")
     cfg.testbed.kind = "process"  # a deploying kind, set after composing (the fake stands in for it)
     df = run_experiment(cfg)

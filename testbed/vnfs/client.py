@@ -22,7 +22,9 @@ def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("url")
     p.add_argument("-n", type=int, default=20)
-    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--give-up-after", type=int, default=3,
+                   help="consecutive failures after which the rest are reported unsent")
     p.add_argument("--source", default=None)
     p.add_argument("--interval", type=float, default=0.0, help="seconds between requests")
     p.add_argument("--warmup", type=int, default=0,
@@ -38,7 +40,12 @@ def main(argv=None):
 
     conn = None if args.new_connection else connect()
     results = []
+    failures = 0
     for _ in range(args.warmup + args.n):
+        if failures >= args.give_up_after:  # a dead chain would cost a timeout per request
+            results.append({"status": None, "trace": "", "error": "not sent: the chain kept failing",
+                            "latency_ms": float("nan")})
+            continue
         start = time.perf_counter()
         entry = {"status": None, "trace": "", "error": ""}
         c = connect() if args.new_connection else conn
@@ -53,6 +60,7 @@ def main(argv=None):
         if args.new_connection:
             c.close()
         entry["latency_ms"] = (time.perf_counter() - start) * 1000.0
+        failures = 0 if entry["status"] == 200 else failures + 1
         results.append(entry)
         if args.interval:
             time.sleep(args.interval)

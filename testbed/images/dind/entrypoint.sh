@@ -13,5 +13,10 @@ if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
 else
     parent=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3; exit}' /proc/self/cgroup)
 fi
-exec dockerd --host=unix:///var/run/docker.sock \
-    --ip6tables=false ${parent:+--cgroup-parent=$parent} "$@"
+dockerd --host=unix:///var/run/docker.sock \
+    --ip6tables=false ${parent:+--cgroup-parent=$parent} "$@" &
+echo $! > /run/sfcbench-dockerd.pid
+# The server outlives its daemon, as a real one would: its containers keep
+# running, and the testbed can tell "daemon stopped" from "server gone".
+# (docker-init, started with --init, reaps orphans as PID 1.)
+exec sleep infinity
