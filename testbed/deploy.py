@@ -29,6 +29,8 @@ from testbed.system import TestbedError
 VNF_DIR = Path(__file__).parent / "vnfs"
 HOST_KINDS = ("dind", "docker", "process")
 CODE_MOUNT = "/opt/sfcbench"
+# VNF processes run as nobody, without capabilities (the VNF image sets the same user).
+UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
 
 
 def _parallel(fn, items, workers=8):
@@ -170,8 +172,9 @@ class Testbed:
             _parallel(ready, [self.nodes[n] for n in names])
 
     def _configure_ip(self, node):
+        # Forwarding for every node; ports below 1024 for the unprivileged VNFs (per namespace).
         node.netcmd("sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 "
-                    "net.ipv4.conf.default.rp_filter=0")
+                    "net.ipv4.conf.default.rp_filter=0 net.ipv4.ip_unprivileged_port_start=0")
         for addr in self.plan.addresses.get(node.name, []):
             node.netcmd(f"ip addr add {addr}/32 dev lo")
         node.netcmd("ip link set lo up")
@@ -213,13 +216,15 @@ class Testbed:
         else:
             python = sys.executable if self.host_kind == "process" else "python3"
             argv = self._vnf_argv(spec, python, f"{spec.in_ip}:{spec.port}") + ["--source", spec.out_ip]
+            argv = [*UNPRIVILEGED, *argv]
             log = self.run.tmpdir / f"{spec.name}.log" if self.host_kind == "process" else f"/tmp/{spec.name}.log"
             node.cmd(" ".join(shlex.quote(a) for a in argv) + f" > {log} 2>&1 &")
 
     def _start_sinks(self):
         for sink in self.plan.sinks.values():
             node = self.nodes[sink["name"]]
-            node.cmd(f"{sys.executable} -u {VNF_DIR}/vnf.py --role sink --name {sink['name']} "
+            node.cmd(f"{' '.join(UNPRIVILEGED)} {sys.executable} -u {VNF_DIR}/vnf.py --role sink "
+                     f"--name {sink['name']} "
                      f"--listen {sink['ip']}:{sink['port']} > /dev/null 2>&1 &")
         self._wait_listening([(self.nodes[s["name"]], s["ip"], s["port"]) for s in self.plan.sinks.values()])
 
