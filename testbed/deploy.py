@@ -283,6 +283,36 @@ class Testbed:
                 return f"VNF {spec.name} on {spec.server} does not answer (its process or container died)"
         return None
 
+    def load(self, rate: float, duration: float = 5.0, concurrency: int = 8) -> list[dict]:
+        """Drive every chain at once at ``rate`` requests/s for ``duration`` s (open loop).
+
+        One summary per chain: sent, answered (``ok``), ``errors``, ``lost``
+        (sent but neither answered nor failed: must be 0), latency
+        percentiles from each request's scheduled time, and the VNF counter
+        deltas, which must equal ``ok`` while nothing fails.
+        """
+        before = self.counters()
+        procs = {}
+        for chain_id, client in sorted(self.plan.clients.items()):
+            procs[chain_id] = self.nodes[client["name"]].popen(
+                [sys.executable, f"{VNF_DIR}/client.py", client["url"], "--rate", str(rate), "--duration",
+                 str(duration), "--concurrency", str(concurrency), "--source", client["ip"]])
+        rows = []
+        for chain_id, proc in procs.items():
+            out, err = proc.communicate(timeout=duration + 120)
+            try:
+                rows.append({"chain_id": chain_id, **json.loads(out.decode().strip().splitlines()[-1])})
+            except (ValueError, IndexError) as exc:
+                raise TestbedError(f"load client of {chain_id} failed: {err.decode()[-500:]}") from exc
+        after = self.counters()
+        for row in rows:
+            deltas = {s.name: None if after[s.name] is None else after[s.name] - (before[s.name] or 0)
+                      for s in self.plan.vnfs if s.chain_id == row["chain_id"]}
+            row["vnf_counters"] = deltas
+            row["counters_add_up"] = all(d == row["ok"] + row["errors"] for d in deltas.values()) \
+                if row["errors"] == 0 else None
+        return rows
+
     def measure(self, requests: int = 20, warmup: int = 2) -> list[dict]:
         """Per chain: latency percentiles and errors of ``requests`` requests, and VNF counters.
 

@@ -164,3 +164,13 @@ def test_calibration_measures_each_vnf_type():
     assert all(0.0 < ms < 50.0 for ms in result.proc_delay.values()), result
     assert 0.0 < result.endpoint_ms < 50.0
     assert calibrated_catalogue(catalogue, result.proc_delay)["ids"].proc_delay == result.proc_delay["ids"]
+
+
+def test_rated_load_loses_nothing_and_counters_add_up():
+    g, chain, placement = three_server_chain()
+    with Testbed(g, [chain], placement, host_kind="dind", log=lambda *_: None) as tb:
+        tb.measure(requests=3)
+        [row] = tb.load(rate=50, duration=2.0)
+        assert row["sent"] == 100 and row["lost"] == 0 and row["ok"] + row["errors"] == row["sent"]
+        assert row["errors"] == 0 and row["counters_add_up"]
+        assert set(row["vnf_counters"].values()) == {100}
