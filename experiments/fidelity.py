@@ -25,7 +25,7 @@ from placement.substrate import servers
 from placement.topologies import line, zoo
 from placement.workload import DEFAULT_CATALOGUE
 
-from .results import atomic_write, save_results
+from .results import save_figure, save_results
 
 log = logging.getLogger(__name__)
 VNF_TYPES = ("firewall", "ids")
@@ -108,9 +108,7 @@ def plot(df: pd.DataFrame, path_stem: Path) -> None:
     bx.axvline(10, color="r", ls=":"), bx.axvline(-10, color="r", ls=":")
     bx.set(xlabel="(measured - model) / model (%)", title="Error per chain")
     fig.tight_layout()
-    for ext in ("png", "svg"):
-        atomic_write(path_stem.with_suffix(f".{ext}"), lambda tmp: fig.savefig(tmp, format=ext))
-    plt.close(fig)
+    save_figure(fig, path_stem)
 
 
 def run_fidelity(cfg) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .results import atomic_write, save_results
+from .results import save_figure, save_results
 
 log = logging.getLogger(__name__)
 MODES = ("process", "docker", "dind")
@@ -137,9 +137,7 @@ def plot(summary: pd.DataFrame, answers: pd.DataFrame, path_stem: Path) -> None:
     ax.set_title("Counter seen by the client (shared vs private filesystems)")
     ax.legend()
     fig.tight_layout()
-    for ext in ("png", "svg"):
-        atomic_write(path_stem.with_suffix(f".{ext}"), lambda tmp: fig.savefig(tmp, format=ext))
-    plt.close(fig)
+    save_figure(fig, path_stem)
 
 
 def run_isolation(cfg) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .results import SUBSTRATE_FILE, atomic_write, load_results, ordered_columns, parquet_safe
+from .results import SUBSTRATE_FILE, atomic_write, load_results, ordered_columns, parquet_safe, save_figure
 from .verify import find_runs
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
 
 MERGED_FILE = "merged.parquet"
 SUMMARY_FILE = "summary.csv"
-FORMATS = ("png", "svg")
 
 
 # ----------------------------------------------------------------------------- data
@@ -319,10 +318,7 @@ def write_report(df: pd.DataFrame, out_dir) -> list[Path]:
         if fig is None:
             print(f"report: no data for {name}, skipped", file=sys.stderr)
             continue
-        for fmt in FORMATS:
-            path = out_dir / f"{name}.{fmt}"
-            atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=120))
-            written.append(path)
+        written += save_figure(fig, out_dir / name)
     return written
 
 

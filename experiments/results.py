@@ -41,6 +41,7 @@ __all__ = [
     "MEASURED_COLUMNS",
     "STATUSES",
     "atomic_write",
+    "save_figure",
     "write_json",
     "save_instance",
     "load_instance",
@@ -127,6 +128,22 @@ def atomic_write(path, write) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+FIGURE_FORMATS = ("png", "svg")
+
+
+def save_figure(fig, stem) -> list[Path]:
+    """Write a matplotlib figure as ``stem.png`` and ``stem.svg`` (atomically), then close it."""
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for fmt in FIGURE_FORMATS:
+        path = Path(stem).with_suffix(f".{fmt}")
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=120))
+        paths.append(path)
+    plt.close(fig)
+    return paths
 
 
 def write_json(path, data) -> None:

@@ -74,6 +74,9 @@ def remove_run(run_id: str, docker_client=None) -> dict:
     done["netns"] = len(netns)
     for link in resources.get("links", []) + resources.get("bridges", []):
         system.run(["ip", "link", "del", link], check=False)
+    if resources.get("ovs_bridges") and shutil.which("ovs-vsctl"):
+        for bridge in resources["ovs_bridges"]:
+            system.run(["ovs-vsctl", "--if-exists", "del-br", bridge], check=False)
     for path in resources.get("paths", []):
         shutil.rmtree(path, ignore_errors=True)
     Manifest(run_id).discard()

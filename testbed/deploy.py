@@ -14,10 +14,11 @@ import os
 import shlex
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from testbed import system
 from testbed.images import ImageNames, ensure_images, saved_image
@@ -33,12 +34,18 @@ CODE_MOUNT = "/opt/sfcbench"
 UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
 
 
-def _parallel(fn, items, workers=8):
+def _parallel(fn, items, workers=8, desc=None):
+    """``[fn(x) for x in items]`` on a thread pool; a progress bar named ``desc`` on a terminal."""
     items = list(items)
     if not items:
         return []
-    with ThreadPoolExecutor(min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
+    with ThreadPoolExecutor(min(workers, len(items))) as pool, \
+            tqdm(total=len(items), desc=desc, unit="", disable=None if desc else True, leave=False) as bar:
+        futures = [pool.submit(fn, x) for x in items]
+        for future in as_completed(futures):
+            future.result()
+            bar.update()
+        return [f.result() for f in futures]
 
 
 def preflight(host_kind: str) -> None:
@@ -159,7 +166,7 @@ class Testbed:
             return create_container(self.run, name, image, command, kind=cls.kind,
                                     cpu=spec["cpu"], mem=spec["mem"], **extra)
 
-        containers = _parallel(create, names)
+        containers = _parallel(create, names, desc="servers: containers")
         for name, container in zip(names, containers):
             self.nodes[name] = cls(name, self.run, container=container)
         if self.host_kind == "dind":
@@ -169,7 +176,7 @@ class Testbed:
                 node.wait_daemon()
                 node.load_image(tar)
 
-            _parallel(ready, [self.nodes[n] for n in names])
+            _parallel(ready, [self.nodes[n] for n in names], desc="servers: Docker daemons")
 
     def _configure_ip(self, node):
         # Forwarding for every node; ports below 1024 for the unprivileged VNFs (per namespace).
@@ -200,7 +207,7 @@ class Testbed:
                 self._start_vnf(self.nodes[spec.server], spec)
             self._wait_listening([(self.nodes[s.server], s.in_ip, s.port) for s in specs])
 
-        _parallel(start_all, by_server.values())
+        _parallel(start_all, by_server.values(), desc="VNFs: servers done")
 
     def _start_vnf(self, node, spec):
         if self.host_kind == "dind":
@@ -323,7 +330,7 @@ class Testbed:
         """
         rows = []
         before = self.counters()
-        for chain_id in sorted(self.plan.clients):
+        for chain_id in tqdm(sorted(self.plan.clients), desc="measuring", unit="chain", disable=None, leave=False):
             results = self.request(chain_id, requests, warmup=warmup)
             ok = [r["latency_ms"] for r in results if r["status"] == 200]
             expected = ",".join([*(s.name for s in self.plan.vnfs if s.chain_id == chain_id),

@@ -68,3 +68,20 @@ def test_privileged_dind_host_runs_two_inner_servers_a_client_reaches(images):
                    "sleep 0.1; done")
         answers = [client.cmd(f"curl -s -m 5 http://10.0.0.10:{port}/").strip() for port in (80, 8080, 80, 8080)]
         assert answers == ["0", "0", "1", "1"]
+
+
+def test_open_vswitch_option_works_or_says_why(images):
+    from testbed.containernet import Containernet, ovs_datapath_available
+
+    with Containernet(switch="ovs") as net:
+        d1 = net.addDocker("d1", ip="10.0.0.1", dimage=images.base)
+        d2 = net.addDocker("d2", ip="10.0.0.2", dimage=images.base)
+        if not ovs_datapath_available():
+            with pytest.raises(TestbedError, match="kernel datapath"):
+                net.addSwitch("s1")
+            return
+        s1 = net.addSwitch("s1")
+        net.addLink(d1, s1)
+        net.addLink(s1, d2)
+        net.start()
+        assert net.ping([d1, d2], timeout="2") == 0.0

@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from testbed.system import TestbedError, run
 
 HERE = Path(__file__).parent
@@ -190,9 +192,8 @@ def ensure_images(names: ImageNames = ImageNames(), client=None, log=print) -> I
         (names.dind, lambda: build_dind(client, names.dind, names.base, log), source_digest(HERE / "dind")),
         (names.vnf, lambda: build_vnf(client, names.vnf, log), source_digest(HERE / "vnf", VNF_SOURCE)),
     ]
-    for name, build, digest in steps:
-        if is_current(client, name, digest):
-            continue
+    todo = [(name, build) for name, build, digest in steps if not is_current(client, name, digest)]
+    for name, build in tqdm(todo, desc="images", unit="image", disable=None if todo else True):
         if names.pull and try_pull(client, name):
             log(f"images: pulled {name}")
             continue
