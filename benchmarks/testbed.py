@@ -27,7 +27,7 @@ from placement.model import VNF, Chain, Embedding, Placement
 from placement.topologies import star
 from testbed.deploy import Testbed, _parallel
 from testbed.images import ImageNames, ensure_images
-from testbed.nodes import DockerHost, ProcessHost, SfcLink, create_container
+from testbed.nodes import DockerHost, ProcessHost, SfcLink
 from testbed.runtime import Run
 
 
@@ -36,7 +36,7 @@ def docker_hosts(n: int, image: str) -> tuple[float, float]:
     t0 = time.monotonic()
     run = Run()
     router = ProcessHost("r0", run)
-    containers = _parallel(lambda i: create_container(run, f"d{i}", image, ["sleep", "infinity"]), range(n))
+    containers = _parallel(lambda i: DockerHost.create(run, f"d{i}", image, ["sleep", "infinity"]), range(n))
     hosts = [DockerHost(f"d{i}", run, container=c) for i, c in enumerate(containers)]
     for i, host in enumerate(hosts):
         link = SfcLink(host, router, run=run)

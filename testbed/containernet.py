@@ -60,8 +60,6 @@ class Docker(DockerHost):
     links unless ``network_mode``, ``ports`` or ``port_bindings`` ask for one.
     """
 
-    _privileged_note_shown = False
-
     def __init__(self, name, run, dimage=None, dcmd=None, **kwargs):
         unknown = sorted(set(kwargs) - set(DOCKER_ARGS) - HOST_PARAMS - SPECIAL)
         if unknown:
@@ -78,9 +76,7 @@ class Docker(DockerHost):
             docker_args["ports"] = ports
             docker_args.setdefault("network_mode", "bridge")  # publishing needs Docker's network
         if kwargs.pop("privileged", False):
-            options = privileged_options(run, dimage, log=None if Docker._privileged_note_shown else
-                                         lambda msg: warn(f"*** {msg}\n"))
-            Docker._privileged_note_shown = True
+            options = privileged_options(run, dimage, log=lambda msg: warn(f"*** {msg}\n"))  # said once
             for key, value in options.items():
                 if key == "volumes":
                     docker_args[key] = _merge_volumes(docker_args.get(key) or [], value)

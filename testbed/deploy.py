@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from testbed import system
 from testbed.images import ImageNames, ensure_images, saved_image
-from testbed.nodes import DinDHost, DockerHost, ProcessHost, SfcLink, create_container
+from testbed.nodes import DinDHost, DockerHost, ProcessHost, SfcLink
 from testbed.plan import build_plan
 from testbed.runtime import Run
 from testbed.system import TestbedError
@@ -153,18 +153,15 @@ class Testbed:
                 self.nodes[name] = ProcessHost(name, self.run)
             return
         if self.host_kind == "dind":
-            image, cls = self.images.dind, DinDHost
-            extra = DinDHost.docker_args(self.run, image, log=self.log)
-            command = None
+            image, cls, command = self.images.dind, DinDHost, None
+            extra = {"log": self.log}
         else:
-            image, cls = self.images.base, DockerHost
+            image, cls, command = self.images.base, DockerHost, ["sleep", "infinity"]
             extra = {"volumes": {str(VNF_DIR): {"bind": CODE_MOUNT, "mode": "ro"}}}
-            command = ["sleep", "infinity"]
 
         def create(name):
             spec = self.plan.servers[name]
-            return create_container(self.run, name, image, command, kind=cls.kind,
-                                    cpu=spec["cpu"], mem=spec["mem"], **extra)
+            return cls.create(self.run, name, image, command, cpu=spec["cpu"], mem=spec["mem"], **extra)
 
         containers = _parallel(create, names, desc="servers: containers")
         for name, container in zip(names, containers):

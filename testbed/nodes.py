@@ -23,6 +23,7 @@ import select
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -186,10 +187,17 @@ DIND_FALLBACK_OPTIONS = {
     "device_cgroup_rules": ["a *:* rwm"],
 }
 _privileged_ok: dict[str, bool] = {}
+_fallback_told: list = []  # said once per process
+_probe_lock = threading.Lock()
 
 
 def privileged_allowed(run, image: str) -> bool:
     """Whether this machine can start a ``--privileged`` container (tried once per process)."""
+    with _probe_lock:  # servers are created in parallel; one probe is enough
+        return _probe_privileged(run, image)
+
+
+def _probe_privileged(run, image: str) -> bool:
     if image not in _privileged_ok:
         import docker
 
@@ -201,7 +209,7 @@ def privileged_allowed(run, image: str) -> bool:
         except docker.errors.APIError:
             _privileged_ok[image] = False
         finally:
-            probe.remove(force=True)
+            probe.remove(force=True, v=True)
     return _privileged_ok[image]
 
 
@@ -210,9 +218,10 @@ def privileged_options(run, image: str, log=None) -> dict:
     if privileged_allowed(run, image):
         options = {"privileged": True}
     else:
-        if log:
+        if log and not _fallback_told:
             log("this machine refuses --privileged containers; Docker-daemon hosts get cap-add ALL "
                 "minus SYS_RESOURCE, seccomp/apparmor unconfined, device rule 'a *:* rwm'")
+            _fallback_told.append(True)
         options = dict(DIND_FALLBACK_OPTIONS)
     if system.cgroup_v2():
         options["cgroupns"] = "private"  # the entrypoint delegates controllers inside it
@@ -306,9 +315,14 @@ class DockerHost(RunNode, Host):
     def __init__(self, name, run, image=None, command=None, *, container=None,
                  cpu=None, mem=None, docker_args=None, **params):
         self.run = run
-        self.container = container or create_container(
-            run, name, image, command, kind=self.kind, cpu=cpu, mem=mem, **(docker_args or {}))
+        self.container = container or self.create(run, name, image, command, cpu=cpu, mem=mem,
+                                                   **(docker_args or {}))
         Host.__init__(self, name, **params)
+
+    @classmethod
+    def create(cls, run, name, image, command=None, *, cpu=None, mem=None, **docker_args):
+        """The container behind a host of this kind (create several in parallel, then adopt them)."""
+        return create_container(run, name, image, command, kind=cls.kind, cpu=cpu, mem=mem, **docker_args)
 
     @property
     def container_pid(self) -> int:
@@ -417,22 +431,45 @@ class DinDHost(DockerHost):
     kind = "dind"
     IMAGE_MOUNT = "/sfcbench/images"
 
-    @staticmethod
-    def docker_args(run, image: str, log=None) -> dict:
-        """Container options a DinD server needs on this machine."""
+    @classmethod
+    def create(cls, run, name, image, command=None, *, cpu=None, mem=None, log=None, **docker_args):
+        """A server's container: the privileges a Docker daemon needs on this machine, the image
+        cache read-only, and the daemon's data root on a volume of its own."""
         from testbed.images import CACHE_DIR
 
         (CACHE_DIR / "images").mkdir(parents=True, exist_ok=True)
         options = privileged_options(run, image, log)
-        options["volumes"] = {**options.get("volumes", {}),
-                              str(CACHE_DIR / "images"): {"bind": DinDHost.IMAGE_MOUNT, "mode": "ro"}}
-        options["init"] = True  # PID 1 reaps orphans; the daemon is not PID 1 (see the entrypoint)
-        return options
+        volumes = {**options.pop("volumes", {}),
+                   str(CACHE_DIR / "images"): {"bind": cls.IMAGE_MOUNT, "mode": "ro"},
+                   **cls.data_volume(run, name), **docker_args.pop("volumes", {})}
+        # docker-init as PID 1 reaps orphans; the daemon is not PID 1 (see the entrypoint).
+        return create_container(run, name, image, command, kind=cls.kind, cpu=cpu, mem=mem,
+                                volumes=volumes, init=True, **options, **docker_args)
 
     def daemon_answers(self) -> bool:
         """Whether the inner Docker daemon answers (False also when the server is gone)."""
         out = self.safe_cmd("timeout 5 docker version --format '{{.Server.Version}}' 2>&1")
         return bool(out and re.search(r"^\d+\.\d+", out.strip()))
+
+    @staticmethod
+    def data_volume(run, name: str) -> dict:
+        """A labelled volume for the inner daemon's data root, as a docker-py ``volumes`` entry.
+
+        Named and labelled with the run, so cleanup finds it even when the
+        server's container was removed by someone else (an anonymous volume
+        would be orphaned); on the host's filesystem, so overlay2 works inside.
+        """
+        volume = run.docker.volumes.create(f"{run.name}-{name}-docker", labels=run.labels(node=name))
+        return {volume.name: {"bind": "/var/lib/docker", "mode": "rw"}}
+
+    def remove_container(self):
+        super().remove_container()
+        import docker
+
+        try:
+            self.run.docker.volumes.get(f"{self.run.name}-{self.name}-docker").remove(force=True)
+        except docker.errors.NotFound:
+            pass
 
     def wait_daemon(self, timeout: float = 60.0) -> None:
         """Block until the inner Docker daemon answers (polling, never a fixed sleep)."""

@@ -94,3 +94,19 @@ def cli():
         return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
     return _cli
+
+
+@pytest.fixture(scope="session", autouse=True)
+def testbed_leaves_nothing():
+    """After the whole suite nothing of the project is left: containers, volumes, namespaces,
+    cgroups, processes, manifests, root-namespace veths and bridges (checked where Docker runs)."""
+    from tests.testbed_helpers import dangling_volumes, project_leftovers, requirements_missing, root_links
+
+    if requirements_missing():
+        yield
+        return
+    volumes, links = dangling_volumes(), root_links()
+    yield
+    assert project_leftovers() == {}
+    assert dangling_volumes() <= volumes
+    assert root_links() <= links

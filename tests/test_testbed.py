@@ -21,7 +21,7 @@ from testbed.deploy import Testbed
 from testbed.images import ImageNames, ensure_images, saved_image
 from testbed.nodes import DinDHost, ProcessHost, SfcLink
 from testbed.runtime import Run
-from tests.testbed_helpers import project_leftovers, skip_without_testbed
+from tests.testbed_helpers import dangling_volumes, project_leftovers, skip_without_testbed
 
 pytestmark = [pytest.mark.testbed, skip_without_testbed]
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module", autouse=True)
 def nothing_left_behind():
-    """Before and after this module, nothing of the project is on the machine."""
-    before = project_leftovers()
+    """Before and after this module, nothing of the project is on the machine, no volume orphaned."""
+    before, volumes = project_leftovers(), dangling_volumes()
     yield
     assert project_leftovers() == before == {}
+    assert dangling_volumes() <= volumes
 
 
 def three_server_chain():
@@ -110,7 +111,7 @@ def test_link_bandwidth_is_enforced():
 def test_vnf_cpu_limit_holds_under_load():
     names = ensure_images(ImageNames(), log=lambda *_: None)
     with Run() as run:
-        server = DinDHost("s0", run, names.dind, cpu=2, docker_args=DinDHost.docker_args(run, names.dind))
+        server = DinDHost("s0", run, names.dind, cpu=2)
         server.wait_daemon()
         server.load_image(saved_image(run.docker, names.vnf).name)
         server.docker("run", "-d", "--name", "busy", "--cpus", "0.5", "-v", "/usr:/usr:ro",

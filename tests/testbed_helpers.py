@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from testbed import system
-from testbed.runtime import LABEL, PREFIX
+from testbed.runtime import LABEL, PREFIX, Manifest
 
 
 def requirements_missing() -> str | None:
@@ -24,11 +24,30 @@ def project_leftovers(run_id: str | None = None) -> dict:
     label = f"{LABEL}={run_id}" if run_id else LABEL
     containers = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={label}"],
                                 capture_output=True, text=True).stdout.split()
+    volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"label={label}"],
+                             capture_output=True, text=True).stdout.split()
     netns = [n for n in system.netns_list() if n.startswith(mark)]
     cgroups = [str(p) for p in system.cgroup_dirs(mark)]
     procs = [pid for p in system.cgroup_dirs(mark) for pid in system.cgroup_procs(p)]
-    return {k: v for k, v in {"containers": containers, "netns": netns, "cgroups": cgroups,
-                              "processes": procs}.items() if v}
+    manifests = [r for r in Manifest.run_ids() if run_id in (None, r)]
+    return {k: v for k, v in {"containers": containers, "volumes": volumes, "netns": netns, "cgroups": cgroups,
+                              "processes": procs, "manifests": manifests}.items() if v}
+
+
+def root_links() -> set[str]:
+    """Names of the veths and bridges in the root network namespace."""
+    names = set()
+    for kind in ("veth", "bridge"):
+        out = subprocess.run(["ip", "-o", "link", "show", "type", kind], capture_output=True, text=True).stdout
+        names |= {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+    return names
+
+
+def dangling_volumes() -> set[str]:
+    """Docker volumes no container uses (an anonymous volume left behind shows up here)."""
+    out = subprocess.run(["docker", "volume", "ls", "-q", "--filter", "dangling=true"],
+                         capture_output=True, text=True).stdout
+    return set(out.split())
 
 
 skip_without_testbed = pytest.mark.skipif(requirements_missing() is not None,
