@@ -168,6 +168,10 @@ class Testbed:
             self.nodes[name] = cls(name, self.run, container=container)
         if self.host_kind == "dind":
             tar = saved_image(self.run.docker, self.images.vnf).name
+            labels = self.run.docker.images.get(self.images.vnf).labels or {}
+            # The thin image borrows the server's Python; a full image brings its own.
+            self.vnf_mounts = ["-v", "/usr:/usr:ro", "-v", "/etc/ld.so.cache:/etc/ld.so.cache:ro"] \
+                if labels.get("sfcbench.thin") == "1" else []
 
             def ready(node):
                 node.wait_daemon()
@@ -211,7 +215,7 @@ class Testbed:
             node.docker(
                 "run", "-d", "--name", spec.name, "--label", f"sfcbench.chain={spec.chain_id}",
                 "-p", f"{spec.in_ip}:{spec.port}:8080", "--cpus", f"{min(spec.cpu, os.cpu_count()):g}",
-                "--memory", f"{int(spec.mem)}m", "-v", "/usr:/usr:ro", "-v", "/etc/ld.so.cache:/etc/ld.so.cache:ro",
+                "--memory", f"{int(spec.mem)}m", *self.vnf_mounts,
                 self.images.vnf, *self._vnf_argv(spec, "", "0.0.0.0:8080")[3:],
             )
             # Relayed requests leave with the virtual link's own source address (see plan.py).

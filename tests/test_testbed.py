@@ -175,3 +175,35 @@ def test_rated_load_loses_nothing_and_counters_add_up():
         assert row["sent"] == 100 and row["lost"] == 0 and row["ok"] + row["errors"] == row["sent"]
         assert row["errors"] == 0 and row["counters_add_up"]
         assert set(row["vnf_counters"].values()) == {100}
+
+
+def test_a_full_vnf_image_from_configuration_works(tmp_path):
+    """A VNF image that brings its own runtime (as one from a registry would) is loaded and run as is."""
+    import shutil
+
+    import docker
+
+    from testbed.images import VNF_SOURCE
+
+    base = ensure_images(ImageNames(), log=lambda *_: None)
+    name = "sfcbench-test/vnf-full:latest"
+    shutil.copy(VNF_SOURCE, tmp_path / "vnf.py")
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {base.base}\nCOPY vnf.py /opt/sfcbench/vnf.py\nUSER 65534:65534\nWORKDIR /tmp\n"
+        'ENTRYPOINT ["python3", "-u", "/opt/sfcbench/vnf.py"]\n')
+    client = docker.from_env()
+    client.images.build(path=str(tmp_path), tag=name, rm=True)
+    tar = None
+    try:
+        g, chain, placement = three_server_chain()
+        images = ImageNames(base=base.base, dind=base.dind, vnf=name, pull=False)
+        with Testbed(g, [chain], placement, host_kind="dind", images=images, log=lambda *_: None) as tb:
+            tar = saved_image(tb.run.docker, name)
+            assert {r["trace"] for r in tb.request("c0", 3)} == {"c0-1-firewall,c0-2-ids,c0-3-ids,e0"}
+            server = tb.nodes[tb.plan.names["srv1"]]
+            mounts = json.loads(server.docker("inspect", "c0-2-ids"))[0]["Mounts"]
+            assert not any(m["Destination"] == "/usr" for m in mounts)  # its own runtime, not the server's
+    finally:
+        if tar is not None:
+            tar.unlink(missing_ok=True)
+        client.images.remove(name, force=True)

@@ -115,7 +115,8 @@ def build_base(client, name: str, log=print) -> None:
         shutil.rmtree(Path(root, "var/cache/apt/archives"), ignore_errors=True)
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
         imp = subprocess.run(
-            ["docker", "import", "--change", BASE_CMD, "--change", f"LABEL {SOURCE_LABEL}={base_digest()}", "-", name],
+            ["docker", "import", "--change", BASE_CMD, "--change", f"LABEL {SOURCE_LABEL}.base={base_digest()}",
+             "-", name],
             stdin=tar.stdout, capture_output=True, text=True)
         tar.stdout.close()
         tar.wait()
@@ -125,7 +126,7 @@ def build_base(client, name: str, log=print) -> None:
 
 def build_dind(client, name: str, base: str, log=print) -> None:
     log(f"images: building {name} from {base}")
-    _build(HERE / "dind", name, buildargs={"BASE": base}, digest=source_digest(HERE / "dind"))
+    _build(HERE / "dind", name, "dind", buildargs={"BASE": base}, digest=source_digest(HERE / "dind"))
 
 
 def build_vnf(client, name: str, log=print) -> None:
@@ -144,11 +145,11 @@ def build_vnf(client, name: str, log=print) -> None:
             (rootfs / link).symlink_to(f"usr/{link}")
         (rootfs / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/srv:/bin/sh\n")
         (rootfs / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
-        _build(ctx, name, digest=source_digest(HERE / "vnf", VNF_SOURCE))
+        _build(ctx, name, "vnf", digest=source_digest(HERE / "vnf", VNF_SOURCE))
 
 
-def _build(context: Path, name: str, buildargs: dict | None = None, digest: str = "") -> None:
-    args = ["docker", "build", "-q", "-t", name, "--label", f"{SOURCE_LABEL}={digest}"]
+def _build(context: Path, name: str, role: str, buildargs: dict | None = None, digest: str = "") -> None:
+    args = ["docker", "build", "-q", "-t", name, "--label", f"{SOURCE_LABEL}.{role}={digest}"]
     for k, v in (buildargs or {}).items():
         args += ["--build-arg", f"{k}={v}"]
     run(args + [str(context)], timeout=1800)
@@ -170,10 +171,12 @@ def base_digest() -> str:
     return hashlib.sha256((BASE_PACKAGES + BASE_CMD).encode()).hexdigest()[:16]
 
 
-def is_current(client, name: str, digest: str) -> bool:
-    """True if ``name`` exists and, when this project built it, from today's recipe.
+def is_current(client, name: str, role: str, digest: str) -> bool:
+    """True if ``name`` exists and, when this project built it for ``role``, from today's recipe.
 
-    Images without our label (pulled, or named by the user) are taken as they are.
+    The label is per role (``sfcbench.source.vnf``...) because images inherit
+    their parent's labels: a user's image built on our base is not our base.
+    Images without the role's label (pulled, or named by the user) are taken as they are.
     """
     import docker
 
@@ -181,18 +184,18 @@ def is_current(client, name: str, digest: str) -> bool:
         labels = client.images.get(name).labels or {}
     except docker.errors.ImageNotFound:
         return False
-    return labels.get(SOURCE_LABEL, digest) == digest
+    return labels.get(f"{SOURCE_LABEL}.{role}", digest) == digest
 
 
 def ensure_images(names: ImageNames = ImageNames(), client=None, log=print) -> ImageNames:
     """Make the base, DinD and VNF images available locally; build what is missing or stale."""
     client = client or docker_client()
     steps = [
-        (names.base, lambda: build_base(client, names.base, log), base_digest()),
-        (names.dind, lambda: build_dind(client, names.dind, names.base, log), source_digest(HERE / "dind")),
-        (names.vnf, lambda: build_vnf(client, names.vnf, log), source_digest(HERE / "vnf", VNF_SOURCE)),
+        (names.base, "base", lambda: build_base(client, names.base, log), base_digest()),
+        (names.dind, "dind", lambda: build_dind(client, names.dind, names.base, log), source_digest(HERE / "dind")),
+        (names.vnf, "vnf", lambda: build_vnf(client, names.vnf, log), source_digest(HERE / "vnf", VNF_SOURCE)),
     ]
-    todo = [(name, build) for name, build, digest in steps if not is_current(client, name, digest)]
+    todo = [(name, build) for name, role, build, digest in steps if not is_current(client, name, role, digest)]
     for name, build in tqdm(todo, desc="images", unit="image", disable=None if todo else True):
         if names.pull and try_pull(client, name):
             log(f"images: pulled {name}")
@@ -214,6 +217,11 @@ def saved_image(client, name: str) -> Path:
         tmp = path.with_suffix(".tmp")
         run(["docker", "save", "-o", str(tmp), name], timeout=600)
         os.replace(tmp, path)
+        # Saves of images that are gone (an older build of the same name) are dead weight.
+        present = {img.id.replace(":", "-") for img in client.images.list()}
+        for old in path.parent.glob("*.tar"):
+            if old.stem not in present:
+                old.unlink(missing_ok=True)
     return path
 
 
