@@ -83,13 +83,32 @@ def remove_run(run_id: str, docker_client=None) -> dict:
     return done
 
 
+def remove_build_leftovers() -> int:
+    """Remove image-build scratch dirs whose builder died (a live build is left alone)."""
+    from testbed.images import BUILD_DIR, BUILD_PREFIX
+
+    removed = 0
+    for path in Path(BUILD_DIR).glob(f"{BUILD_PREFIX}*"):
+        pid = path.name[len(BUILD_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and Path(f"/proc/{pid}").exists():
+            continue
+        # A killed debootstrap may leave /proc or /sys mounted in its target: unmount first.
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+        for mount in sorted((m for m in mounts if m.startswith(str(path) + "/")), key=len, reverse=True):
+            system.run(["umount", "-l", mount], check=False)
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    return removed
+
+
 def remove_all(docker_client=None) -> dict:
     """Remove every run's leftovers: by manifest, label and ``sfcbench-`` prefix."""
     client = _docker(docker_client)
     run_ids = set(Manifest.run_ids())
     run_ids |= {ns[len(PREFIX) + 1:] for ns in system.netns_list() if ns.startswith(PREFIX + "-")}
     run_ids |= {p.name[len(PREFIX) + 1:] for p in system.cgroup_dirs(PREFIX + "-")}
-    total = {"runs": len(run_ids), "containers": remove_containers(client, None)}
+    total = {"runs": len(run_ids), "containers": remove_containers(client, None),
+             "build_dirs": remove_build_leftovers()}
     for run_id in sorted(run_ids):
         remove_run(run_id, client)
     return total

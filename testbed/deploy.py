@@ -16,6 +16,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -191,9 +192,10 @@ class Testbed:
             if out.strip():
                 raise TestbedError(f"{node.name}: route to {dst} via {via}: {out.strip()}")
 
-    def _vnf_argv(self, spec, python, listen):
-        return [python, "-u", f"{CODE_MOUNT if python != sys.executable else VNF_DIR}/vnf.py",
-                "--role", spec.role, "--name", spec.name, "--listen", listen, "--next", spec.next_url,
+    @staticmethod
+    def _vnf_args(spec, listen: str) -> list[str]:
+        """The command line of ``vnf.py`` for one VNF instance (its program comes from the caller)."""
+        return ["--role", spec.role, "--name", spec.name, "--listen", listen, "--next", spec.next_url,
                 *(["--rule", "/blocked"] if spec.role == "firewall" else []),
                 *(["--signature", "attack"] if spec.role == "ids" else [])]
 
@@ -216,16 +218,18 @@ class Testbed:
                 "run", "-d", "--name", spec.name, "--label", f"sfcbench.chain={spec.chain_id}",
                 "-p", f"{spec.in_ip}:{spec.port}:8080", "--cpus", f"{min(spec.cpu, os.cpu_count()):g}",
                 "--memory", f"{int(spec.mem)}m", *self.vnf_mounts,
-                self.images.vnf, *self._vnf_argv(spec, "", "0.0.0.0:8080")[3:],
+                self.images.vnf, *self._vnf_args(spec, "0.0.0.0:8080"),
             )
             # Relayed requests leave with the virtual link's own source address (see plan.py).
-            next_ip = spec.next_url.split("/")[2].split(":")[0]
+            next_ip = urlsplit(spec.next_url).hostname
             node.cmd(f"iptables -t nat -I POSTROUTING -d {next_ip}/32 -j SNAT --to-source {spec.out_ip}")
         else:
-            python = sys.executable if self.host_kind == "process" else "python3"
-            argv = self._vnf_argv(spec, python, f"{spec.in_ip}:{spec.port}") + ["--source", spec.out_ip]
-            argv = [*UNPRIVILEGED, *argv]
-            log = self.run.tmpdir / f"{spec.name}.log" if self.host_kind == "process" else f"/tmp/{spec.name}.log"
+            if self.host_kind == "process":  # the host's filesystem: this checkout and interpreter
+                program, log = [sys.executable, "-u", str(VNF_DIR / "vnf.py")], self.run.tmpdir / f"{spec.name}.log"
+            else:  # inside the server's container, the code mounted at CODE_MOUNT
+                program, log = ["python3", "-u", f"{CODE_MOUNT}/vnf.py"], f"/tmp/{spec.name}.log"
+            argv = [*UNPRIVILEGED, *program, *self._vnf_args(spec, f"{spec.in_ip}:{spec.port}"),
+                    "--source", spec.out_ip]
             node.cmd(" ".join(shlex.quote(a) for a in argv) + f" > {log} 2>&1 &")
 
     def _start_sinks(self):

@@ -25,6 +25,8 @@ from testbed.system import TestbedError, run
 HERE = Path(__file__).parent
 VNF_SOURCE = HERE.parent / "vnfs" / "vnf.py"
 CACHE_DIR = Path(os.environ.get("SFCBENCH_CACHE_DIR", "/var/cache/sfcbench"))
+BUILD_DIR = "/var/tmp"
+BUILD_PREFIX = "sfcbench-build-"  # + the builder's pid: cleanup removes the dirs of dead builders
 BASE_PACKAGES = "python3,iproute2,iputils-ping,procps,iperf3,ca-certificates"
 BASE_CMD = 'CMD ["bash"]'
 
@@ -99,7 +101,7 @@ def build_base(client, name: str, log=print) -> None:
     """Debian bookworm minbase with Python and iproute2, via debootstrap + docker import."""
     if not shutil.which("debootstrap"):
         raise TestbedError("debootstrap is not installed: run `make setup`")
-    with tempfile.TemporaryDirectory(prefix="sfcbench-rootfs-", dir="/var/tmp") as root:
+    with tempfile.TemporaryDirectory(prefix=f"{BUILD_PREFIX}{os.getpid()}-", dir=BUILD_DIR) as root:
         log(f"images: debootstrap bookworm into {root} (about a minute)")
         run(
             [
@@ -131,7 +133,7 @@ def build_dind(client, name: str, base: str, log=print) -> None:
 
 def build_vnf(client, name: str, log=print) -> None:
     log(f"images: building {name}")
-    with tempfile.TemporaryDirectory(prefix="sfcbench-vnf-") as ctx:
+    with tempfile.TemporaryDirectory(prefix=f"{BUILD_PREFIX}{os.getpid()}-", dir=BUILD_DIR) as ctx:
         ctx = Path(ctx)
         shutil.copy(HERE / "vnf" / "Dockerfile", ctx / "Dockerfile")
         shutil.copy(VNF_SOURCE, ctx / "vnf.py")
