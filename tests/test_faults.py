@@ -105,3 +105,20 @@ def test_ctrl_c_tears_down_and_keeps_earlier_results(tmp_path, step, marker):
     assert not (out / "results.parquet").exists()
     assert (earlier / "results.parquet").read_bytes() == b"earlier results"
     assert project_leftovers() == {}
+
+
+@pytest.mark.parametrize("after_s", [0.5, 1.5, 3.0])
+def test_sigkill_during_bring_up_then_cleanup_leaves_nothing(tmp_path, after_s):
+    """Killed at some point of deployment (containers, daemons, links, VNFs), then cleaned up."""
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments.run", "algo=greedy", "progress=false", f"hydra.run.dir={out}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = wait_for(proc, "testbed: run")
+    run_id = next(line.split("testbed: run ")[1].split(",")[0] for line in lines if "testbed: run " in line)
+    time.sleep(after_s)
+    proc.kill()
+    proc.wait()
+    subprocess.run([sys.executable, "-m", "testbed.cleanup", run_id], cwd=ROOT, check=True, capture_output=True)
+    assert project_leftovers(run_id) == {}
+    assert not (out / "results.parquet").exists()
