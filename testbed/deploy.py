@@ -30,6 +30,7 @@ from testbed.system import TestbedError
 
 VNF_DIR = Path(__file__).parent / "vnfs"
 HOST_KINDS = ("dind", "docker", "process")
+PROTOCOLS = ("http", "tcp")
 CODE_MOUNT = "/opt/sfcbench"
 # VNF processes run as nobody, without capabilities (the VNF image sets the same user).
 UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
@@ -81,16 +82,21 @@ class Testbed:
         Image names; missing ones are pulled or built.
     delay : {"auto", "netem", "userspace"}
         How link delay is realised.
+    protocol : {"http", "tcp"}
+        VNFs relay HTTP requests (latency, :meth:`measure`) or whole TCP
+        connections to an iperf3 server at the egress (:meth:`throughput`).
     """
 
     __test__ = False  # not a pytest test class
 
     def __init__(self, substrate, chains, placement, *, host_kind="dind", images=ImageNames(),
-                 delay="auto", log=print):
+                 delay="auto", protocol="http", log=print):
         if host_kind not in HOST_KINDS:
             raise TestbedError(f"host_kind {host_kind!r} unknown: use one of {', '.join(HOST_KINDS)}")
+        if protocol not in PROTOCOLS:
+            raise TestbedError(f"protocol {protocol!r} unknown: use one of {', '.join(PROTOCOLS)}")
         self.plan = build_plan(substrate, chains, placement)
-        self.host_kind, self.images, self.delay, self.log = host_kind, images, delay, log
+        self.host_kind, self.images, self.delay, self.protocol, self.log = host_kind, images, delay, protocol, log
         self.run: Run | None = None
         self.nodes: dict = {}
         self.links: list[SfcLink] = []
@@ -192,10 +198,10 @@ class Testbed:
             if out.strip():
                 raise TestbedError(f"{node.name}: route to {dst} via {via}: {out.strip()}")
 
-    @staticmethod
-    def _vnf_args(spec, listen: str) -> list[str]:
+    def _vnf_args(self, spec, listen: str) -> list[str]:
         """The command line of ``vnf.py`` for one VNF instance (its program comes from the caller)."""
         return ["--role", spec.role, "--name", spec.name, "--listen", listen, "--next", spec.next_url,
+                "--protocol", self.protocol,
                 *(["--rule", "/blocked"] if spec.role == "firewall" else []),
                 *(["--signature", "attack"] if spec.role == "ids" else [])]
 
@@ -234,11 +240,19 @@ class Testbed:
 
     def _start_sinks(self):
         for sink in self.plan.sinks.values():
-            node = self.nodes[sink["name"]]
-            node.cmd(f"{' '.join(UNPRIVILEGED)} {sys.executable} -u {VNF_DIR}/vnf.py --role sink "
-                     f"--name {sink['name']} "
-                     f"--listen {sink['ip']}:{sink['port']} > /dev/null 2>&1 &")
-        self._wait_listening([(self.nodes[s["name"]], s["ip"], s["port"]) for s in self.plan.sinks.values()])
+            node, ip, port = self.nodes[sink["name"]], sink["ip"], sink["port"]
+            if self.protocol == "tcp":
+                node.cmd(f"{' '.join(UNPRIVILEGED)} iperf3 -s -B {ip} -p {port} > /dev/null 2>&1 &")
+            else:
+                node.cmd(f"{' '.join(UNPRIVILEGED)} {sys.executable} -u {VNF_DIR}/vnf.py --role sink "
+                         f"--name {sink['name']} --listen {ip}:{port} > /dev/null 2>&1 &")
+        for sink in self.plan.sinks.values():
+            node, ip, port = self.nodes[sink["name"]], sink["ip"], sink["port"]
+            deadline = time.monotonic() + 30
+            while not node.netcmd(f"ss -Hltn src {ip} sport = :{port}").strip():
+                if time.monotonic() > deadline:
+                    raise TestbedError(f"{node.name}: the egress server does not listen on {ip}:{port}")
+                time.sleep(0.05)
 
     def _wait_listening(self, endpoints, timeout=30.0):
         """Poll each endpoint's stats URL until it answers (no fixed sleeps)."""
@@ -274,6 +288,19 @@ class Testbed:
             f"{sys.executable} {VNF_DIR}/client.py {shlex.quote(url)} -n {n} --interval {interval} "
             f"--warmup {warmup} --source {client['ip']}")
         return json.loads(out.strip().splitlines()[-1])
+
+    def throughput(self, chain_id: str, seconds: float = 3.0) -> float:
+        """TCP goodput in Mbit/s through the chain (``protocol="tcp"``): iperf3 from its client to its egress."""
+        if self.protocol != "tcp":
+            raise TestbedError("throughput needs a testbed deployed with protocol='tcp'")
+        client = self.plan.clients[chain_id]
+        url = urlsplit(client["url"])
+        out = self.nodes[client["name"]].cmd(
+            f"iperf3 -c {url.hostname} -p {url.port} -B {client['ip']} -t {seconds:g} -J")
+        try:
+            return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e6
+        except (ValueError, KeyError) as exc:
+            raise TestbedError(f"iperf3 through chain {chain_id} failed: {out.strip()[-500:]}") from exc
 
     def counters(self) -> dict[str, int | None]:
         """Requests handled so far by each VNF instance, by instance name (None: it does not answer)."""

@@ -207,3 +207,14 @@ def test_a_full_vnf_image_from_configuration_works(tmp_path):
         if tar is not None:
             tar.unlink(missing_ok=True)
         client.images.remove(name, force=True)
+
+
+def test_tcp_mode_throughput_through_the_chain_respects_link_bandwidth():
+    g = line(3, cpu=2, mem=2048, bw=10, delay=1.0)
+    chain = Chain("c0", (VNF("firewall", 0.5, 128), VNF("ids", 0.5, 128)), ingress="srv0", egress="srv2", bw=5)
+    placement = Placement({"c0": Embedding("c0", ("srv0", "srv1"), (("srv0",), ("srv0", "srv1"), ("srv1", "srv2")))})
+    with Testbed(g, [chain], placement, host_kind="dind", protocol="tcp", log=lambda *_: None) as tb:
+        mbps = tb.throughput("c0", seconds=4)
+        assert 8.0 <= mbps <= 11.0, mbps  # the 10 Mbit/s links bound it, through both VNFs
+        counters = tb.counters()
+        assert all(n >= 2 for n in counters.values()), counters  # iperf3's control and data connections

@@ -89,3 +89,27 @@ def test_unreachable_next_hop_is_a_counted_error(start):
     status, body, _ = get(fw)
     assert status == 502 and "next hop" in body
     assert stats(fw)["errors"] == 1
+
+
+def test_tcp_mode_relays_whole_connections_and_still_reports_counters(start):
+    echo = socket.create_server(("127.0.0.1", 0))
+    port = echo.getsockname()[1]
+
+    def serve_once():
+        conn, _ = echo.accept()
+        while data := conn.recv(4096):
+            conn.sendall(data.upper())
+        conn.close()
+
+    import threading
+
+    threading.Thread(target=serve_once, daemon=True).start()
+    relay = start("--role", "forwarder", "--name", "relay", "--protocol", "tcp", "--next", f"http://127.0.0.1:{port}/")
+    with socket.create_connection(("127.0.0.1", relay), timeout=5) as s:
+        s.sendall(b"hello through the chain")
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while data := s.recv(4096):
+            got += data
+    assert got == b"HELLO THROUGH THE CHAIN"
+    assert stats(relay)["requests"] == 1 and stats(relay)["forwarded"] == 1

@@ -10,7 +10,8 @@ Roles:
                  working directory, return it, increment it
   sink           a chain's egress: answer every request
 
-Every role counts what it handled.  ``GET /_sfcbench/stats`` answers with the
+Every role counts what it handled.  With ``--protocol tcp`` every role relays
+whole TCP connections instead (for throughput with iperf3), counting them.  ``GET /_sfcbench/stats`` answers with the
 counters as JSON and is never counted or relayed.  Relayed requests carry an
 ``X-SFC-Trace`` header to which each VNF appends its name, and the egress
 returns the trace, so a client can check the chain was traversed in order.
@@ -155,6 +156,60 @@ def make_handler(vnf: VNF):
     return Handler
 
 
+def serve_tcp(vnf: VNF, host: str, port: int) -> None:
+    """TCP mode: splice each connection to a next hop (round-robin), counting connections.
+
+    A connection whose first bytes are ``GET /_sfcbench/stats`` is answered
+    with the counters instead, so the testbed reads them as in HTTP mode.
+    """
+    server = socket.create_server((host, port), backlog=128)
+    while True:
+        conn, _ = server.accept()
+        threading.Thread(target=_tcp_connection, args=(vnf, conn), daemon=True).start()
+
+
+def _tcp_connection(vnf: VNF, conn: socket.socket) -> None:
+    try:
+        first = conn.recv(len(STATS_PATH) + 4, socket.MSG_PEEK)
+    except OSError:
+        return conn.close()
+    if first.startswith(b"GET " + STATS_PATH.encode()):
+        conn.recv(65536)
+        with vnf.lock:
+            body = json.dumps(vnf.stats).encode()
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        return conn.close()
+    vnf.count("requests")
+    hop = vnf.pick_next()
+    try:
+        upstream = socket.create_connection((hop.hostname, hop.port or 80), timeout=vnf.timeout,
+                                            source_address=(vnf.source, 0) if vnf.source else None)
+        upstream.settimeout(None)
+    except OSError:
+        vnf.count("errors")
+        return conn.close()
+    vnf.count("forwarded")
+    back = threading.Thread(target=_pump, args=(upstream, conn), daemon=True)
+    back.start()
+    _pump(conn, upstream)
+    back.join()
+    conn.close()
+    upstream.close()
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    """Copy ``src`` to ``dst`` until ``src`` closes, then half-close ``dst``."""
+    try:
+        while data := src.recv(1 << 16):
+            dst.sendall(data)
+    except OSError:
+        pass
+    try:
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="sfcbench VNF")
     p.add_argument("--role", required=True,
@@ -167,14 +222,19 @@ def main(argv=None):
     p.add_argument("--counter-file", default="counter", help="counter: file in the working directory")
     p.add_argument("--source", default=None, help="source address for relayed requests")
     p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--protocol", choices=["http", "tcp"], default="http",
+                   help="tcp: relay whole connections (e.g. iperf3) instead of HTTP requests")
     args = p.parse_args(argv)
     args.name = args.name or args.role
     host, port = args.listen.rsplit(":", 1)
-    server = ThreadingHTTPServer((host, int(port)), make_handler(VNF(args)))
-    server.daemon_threads = True
-    print(f"{args.name}: {args.role} listening on {args.listen}", flush=True)
+    print(f"{args.name}: {args.role} ({args.protocol}) listening on {args.listen}", flush=True)
     try:
-        server.serve_forever()
+        if args.protocol == "tcp":
+            serve_tcp(VNF(args), host, int(port))
+        else:
+            server = ThreadingHTTPServer((host, int(port)), make_handler(VNF(args)))
+            server.daemon_threads = True
+            server.serve_forever()
     except KeyboardInterrupt:
         pass
     return 0
