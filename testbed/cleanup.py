@@ -72,7 +72,7 @@ def remove_run(run_id: str, docker_client=None) -> dict:
     for ns in netns:
         system.netns_delete(ns)
     done["netns"] = len(netns)
-    for link in resources.get("links", []) + resources.get("bridges", []):
+    for link in resources.get("links", []):
         system.run(["ip", "link", "del", link], check=False)
     if resources.get("ovs_bridges") and shutil.which("ovs-vsctl"):
         for bridge in resources["ovs_bridges"]:

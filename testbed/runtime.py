@@ -2,9 +2,10 @@
 
 Every testbed run gets a short id.  Everything it creates carries that id: Docker
 objects a ``sfcbench.run=<id>`` label, network namespaces and cgroups the
-``sfcbench-<id>`` prefix, processes an entry (pid and start time) in the run's
-manifest under ``/run/sfcbench``.  :mod:`testbed.cleanup` reads manifests and
-labels to remove what a killed run left, and nothing else.
+``sfcbench-<id>`` prefix (the run's host processes live in that cgroup), and
+the rest an entry in the run's manifest under ``/run/sfcbench``.
+:mod:`testbed.cleanup` reads manifests and labels to remove what a killed run
+left, and nothing else.
 """
 
 from __future__ import annotations
@@ -27,20 +28,6 @@ def new_run_id() -> str:
     return secrets.token_hex(3)
 
 
-def process_start_time(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot, or None if it is gone.
-
-    Together with the pid it identifies a process for good: a recycled pid has
-    another start time, so cleanup never signals a stranger.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces and parentheses.
-    return int(stat.rsplit(")", 1)[1].split()[19])
-
-
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,9 +48,9 @@ class Manifest:
     """What one run created, persisted after every change.
 
     Keys of ``resources``: ``netns`` (names), ``links`` (root-namespace
-    interface names), ``bridges``, ``processes`` ([pid, start time, what]),
-    ``cgroups`` (paths), ``paths`` (temp dirs and files), ``containers``
-    (names; also found by label), ``volumes``.
+    interface names), ``ovs_bridges``, ``cgroups`` (paths; the
+    run's processes live there), ``paths`` (scratch directories),
+    ``containers`` (names; also found by label).
     """
 
     run_id: str
@@ -81,10 +68,6 @@ class Manifest:
             if value not in items:
                 items.append(value)
             self._save()
-
-    def add_process(self, pid: int, what: str) -> None:
-        """Record a process by pid and start time."""
-        self.add("processes", [pid, process_start_time(pid), what])
 
     def remove(self, kind: str, value) -> None:
         """Forget a resource that was removed."""

@@ -58,16 +58,6 @@ def docker_client(timeout: int = 120):
     return client
 
 
-def image_exists(client, name: str) -> bool:
-    import docker
-
-    try:
-        client.images.get(name)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
-
-
 def try_pull(client, name: str) -> bool:
     """Pull ``name`` from its registry; False (quietly) when none can be reached."""
     import docker
