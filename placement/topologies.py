@@ -335,6 +335,17 @@ def _resolve(name_or_path):
     )
 
 
+def _read_graphml(path: Path) -> nx.Graph:
+    """The graph in a GraphML file, or a SubstrateError naming the file and what is wrong."""
+    try:
+        raw = nx.read_graphml(path)
+    except (ET.ParseError, nx.NetworkXError) as e:
+        raise SubstrateError(f"{path}: not a readable GraphML file ({e})") from None
+    if len(raw) == 0:
+        raise SubstrateError(f"{path}: the GraphML file has no nodes")
+    return raw
+
+
 def zoo(
     name_or_path,
     *,
@@ -369,12 +380,7 @@ def zoo(
     _check_number(BW, bw)
     _check_number("delay_per_km", delay_per_km, positive=False)
     path = _resolve(name_or_path)
-    try:
-        raw = nx.read_graphml(path)
-    except (ET.ParseError, nx.NetworkXError) as e:
-        raise SubstrateError(f"{path}: not a readable GraphML file ({e})") from None
-    if len(raw) == 0:
-        raise SubstrateError(f"{path}: the GraphML file has no nodes")
+    raw = _read_graphml(path)
     G = nx.Graph(name=path.stem)
     for n, attrs in raw.nodes(data=True):
         G.add_node(str(n), **{a: attrs[a] for a in ("label", "Latitude", "Longitude") if a in attrs})
@@ -452,32 +458,32 @@ def from_file(path) -> nx.Graph:
     path = Path(path)
     if not path.is_file():
         raise SubstrateError(f"{path}: no such topology file")
-    if path.suffix == ".json":
-        try:
-            data = json.loads(path.read_text())
-        except ValueError as e:
-            raise SubstrateError(f"{path}: not valid JSON ({e})") from None
-        if not isinstance(data, dict):
-            raise SubstrateError(f"{path}: expected a node-link JSON object, found {type(data).__name__}")
-        try:
-            return substrate_from_json(data)
-        except SubstrateError as e:
-            raise SubstrateError([f"{path}: {p}" for p in e.problems]) from None
-        except (KeyError, TypeError, nx.NetworkXError) as e:
-            raise SubstrateError(f"{path}: not node-link JSON ({type(e).__name__}: {e})") from None
     try:
-        raw = nx.read_graphml(path)
-    except (ET.ParseError, nx.NetworkXError) as e:
-        raise SubstrateError(f"{path}: not a readable GraphML file ({e})") from None
-    if len(raw) == 0:
-        raise SubstrateError(f"{path}: the GraphML file has no nodes")
+        return _read_node_link(path) if path.suffix == ".json" else _read_plain_graphml(path)
+    except SubstrateError as e:  # every problem names the file
+        raise SubstrateError([p if p.startswith(str(path)) else f"{path}: {p}" for p in e.problems]) from None
+
+
+def _read_node_link(path: Path) -> nx.Graph:
+    """A validated substrate from node-link JSON (as :func:`substrate_to_json` writes)."""
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as e:
+        raise SubstrateError(f"not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise SubstrateError(f"expected a node-link JSON object, found {type(data).__name__}")
+    try:
+        return substrate_from_json(data)
+    except (KeyError, TypeError, nx.NetworkXError) as e:
+        raise SubstrateError(f"not node-link JSON ({type(e).__name__}: {e})") from None
+
+
+def _read_plain_graphml(path: Path) -> nx.Graph:
+    """A validated substrate from GraphML whose nodes and links carry their own attributes."""
+    raw = _read_graphml(path)
     if raw.is_multigraph():
         pairs = sorted({tuple(sorted(map(str, (u, v)))) for u, v, k in raw.edges(keys=True) if k})
-        raise SubstrateError(f"{path}: parallel links between {pairs[:5]}: a substrate has one link per pair")
-    G = nx.Graph(raw) if not raw.is_directed() else raw
-    G = nx.relabel_nodes(G, str)
-    try:
-        validate_substrate(G)
-    except SubstrateError as e:
-        raise SubstrateError([f"{path}: {p}" for p in e.problems]) from None
+        raise SubstrateError(f"parallel links between {pairs[:5]}: a substrate has one link per pair")
+    G = nx.relabel_nodes(raw if raw.is_directed() else nx.Graph(raw), str)
+    validate_substrate(G)
     return G

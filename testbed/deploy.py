@@ -144,9 +144,7 @@ class Testbed:
         if self.run is None:
             return
         t0 = time.monotonic()
-        for link in self.links:
-            link.relay and link.relay.kill()
-        _parallel(lambda n: n.terminate(), self.nodes.values())
+        _parallel(lambda n: n.terminate(), self.nodes.values())  # delay relays die with the run's cgroup
         self.run.close()
         self.info["teardown_s"] = time.monotonic() - t0
         self.run, self.nodes, self.links = None, {}, []
@@ -310,6 +308,11 @@ class Testbed:
             result[spec.name] = stats["requests"] if stats else None
         return result
 
+    def _counter_deltas(self, before: dict, after: dict, chain_id: str) -> dict:
+        """What each VNF of the chain handled between two :meth:`counters` readings (None: gone)."""
+        return {s.name: None if after[s.name] is None else after[s.name] - (before[s.name] or 0)
+                for s in self.plan.vnfs if s.chain_id == chain_id}
+
     def diagnose(self, chain_id: str) -> str | None:
         """What is wrong with the chain's servers and VNFs, in the order a request meets them; None if nothing."""
         for spec in (s for s in self.plan.vnfs if s.chain_id == chain_id):
@@ -345,8 +348,7 @@ class Testbed:
                 raise TestbedError(f"load client of {chain_id} failed: {err.decode()[-500:]}") from exc
         after = self.counters()
         for row in rows:
-            deltas = {s.name: None if after[s.name] is None else after[s.name] - (before[s.name] or 0)
-                      for s in self.plan.vnfs if s.chain_id == row["chain_id"]}
+            deltas = self._counter_deltas(before, after, row["chain_id"])
             row["vnf_counters"] = deltas
             row["counters_add_up"] = all(d == row["ok"] + row["errors"] for d in deltas.values()) \
                 if row["errors"] == 0 else None
@@ -381,6 +383,5 @@ class Testbed:
             })
         after = self.counters()
         for row in rows:
-            row["vnf_counters"] = {s.name: None if after[s.name] is None else after[s.name] - (before[s.name] or 0)
-                                   for s in self.plan.vnfs if s.chain_id == row["chain_id"]}
+            row["vnf_counters"] = self._counter_deltas(before, after, row["chain_id"])
         return rows
