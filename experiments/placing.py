@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,10 +41,15 @@ _SEED_BOUND = 2**63 - 1
 
 @dataclass
 class Outcome:
-    """One repetition's placement: result rows in chain order and the total time of the ``place`` calls."""
+    """One repetition's placement: result rows in chain order and the total time of the ``place`` calls.
+
+    ``timeline``: the online run's points over time (:attr:`placement.online.OnlineResult.timeline`),
+    empty in the other modes.
+    """
 
     rows: list[dict]
     solve_time_ms: float
+    timeline: list[dict] = field(default_factory=list)
 
 
 def _call(G, chains, algo, seed, substrate) -> tuple[list[dict], Placement]:
@@ -121,7 +126,7 @@ def place_online(substrate, chains, algo, *, seed, bar) -> Outcome:
     bar.update(len(chains))
     by_id = {row["chain_id"]: {**row, "solve_time_ms": row["solve_ms"], "detail": None} for row in result.rows}
     rows = [by_id[c.id] for c in chains]
-    return Outcome(_tidy(substrate, chains, rows), float(sum(result.solve_ms)))
+    return Outcome(_tidy(substrate, chains, rows), float(sum(result.solve_ms)), result.timeline)
 
 
 PLACERS = {"sequential": place_sequential, "batch": place_batch, "online": place_online}

@@ -6,7 +6,9 @@ A finished run directory holds
   (:func:`placement.substrate.substrate_to_json`);
 * ``chains.json``: the chains (:func:`placement.workload.chains_to_json`);
 * ``results.csv`` and ``results.parquet``: the tidy results, one row per
-  (run, algorithm, chain, repetition), columns in :data:`COLUMNS`.
+  (run, algorithm, chain, repetition), columns in :data:`COLUMNS`;
+* ``timeline.parquet`` (online runs only): one row per (repetition,
+  arrival), the points of :attr:`placement.online.OnlineResult.timeline`.
 
 Every file is written atomically (a temporary file in the same directory,
 then :func:`os.replace`), and ``results.parquet`` is written last: its
@@ -37,6 +39,7 @@ __all__ = [
     "CSV_FILE",
     "SUBSTRATE_FILE",
     "CHAINS_FILE",
+    "TIMELINE_FILE",
     "COLUMNS",
     "MEASURED_COLUMNS",
     "STATUSES",
@@ -60,6 +63,7 @@ RESULTS_FILE = "results.parquet"
 CSV_FILE = "results.csv"
 SUBSTRATE_FILE = "substrate.json"
 CHAINS_FILE = "chains.json"
+TIMELINE_FILE = "timeline.parquet"
 
 MEASURED_COLUMNS = {
     "requests": "measured_requests",
@@ -181,11 +185,13 @@ def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def save_results(run_dir, df: pd.DataFrame) -> None:
-    """Write ``results.csv`` then ``results.parquet`` (the completion mark) into ``run_dir``."""
+def save_results(run_dir, df: pd.DataFrame, timeline: pd.DataFrame | None = None) -> None:
+    """Write ``results.csv``, ``timeline.parquet`` if given, then ``results.parquet`` (the completion mark)."""
     run_dir = Path(run_dir)
     df = parquet_safe(df)
     atomic_write(run_dir / CSV_FILE, lambda tmp: df.to_csv(tmp, index=False))
+    if timeline is not None:
+        atomic_write(run_dir / TIMELINE_FILE, lambda tmp: timeline.to_parquet(tmp, index=False))
     atomic_write(run_dir / RESULTS_FILE, lambda tmp: df.to_parquet(tmp, index=False))
 
 

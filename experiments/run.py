@@ -122,8 +122,9 @@ def run_labels(cfg, run_dir, fingerprint, algo, substrate, chains) -> dict:
     }
 
 
-def _repetition(cfg, substrate, chains, algo, rep: int, bar) -> list[dict]:
-    """Rows of one repetition: placed in ``cfg.mode``, then deployed unless ``testbed=none``.
+def _repetition(cfg, substrate, chains, algo, rep: int, bar) -> tuple[list[dict], list[dict]]:
+    """Rows and timeline points (online mode) of one repetition: placed in ``cfg.mode``,
+    then deployed unless ``testbed=none``.
 
     The algorithm's seed is drawn from ``(seed, rep)``: repetitions differ
     only in the algorithm's random choices (and in timing), the instance is
@@ -135,9 +136,10 @@ def _repetition(cfg, substrate, chains, algo, rep: int, bar) -> list[dict]:
         {**row, "repetition": rep, "algo_seed": algo_seed, "rep_solve_time_ms": outcome.solve_time_ms}
         for row in outcome.rows
     ]
+    timeline = [{"repetition": rep, **point} for point in outcome.timeline]
     if cfg.testbed.kind == "none":
-        return [{**row, **not_measured()} for row in rows]
-    return deploy_and_measure(substrate, chains, rows, cfg.testbed, log=log.info)
+        return [{**row, **not_measured()} for row in rows], timeline
+    return deploy_and_measure(substrate, chains, rows, cfg.testbed, log=log.info), timeline
 
 
 def _existing(run_dir: Path, fingerprint: str) -> pd.DataFrame:
@@ -176,18 +178,20 @@ def run_experiment(cfg: DictConfig) -> pd.DataFrame:
     substrate, chains = build_instance(cfg)
     algo = build(cfg.algo)
     labels = run_labels(cfg, run_dir, fingerprint, algo, substrate, chains)
-    rows = []
+    rows, timeline = [], []
     progress = dict(desc=f"{labels['algorithm']} ({cfg.mode})", unit="chain", disable=None if cfg.progress else True)
     with tqdm(total=cfg.repetitions * len(chains), **progress) as bar:
         for rep in range(cfg.repetitions):
-            rows += _repetition(cfg, substrate, chains, algo, rep, bar)
+            rep_rows, rep_timeline = _repetition(cfg, substrate, chains, algo, rep, bar)
+            rows += rep_rows
+            timeline += rep_timeline
     df = pd.DataFrame([{**labels, **row} for row in rows])
     df = df[ordered_columns(df.columns)] if len(df) else df
     problems = verify_frame(substrate, chains, df) if len(df) else []
     if problems:
         raise InvalidPlacement(problems)
     save_instance(run_dir, substrate, chains)  # inputs and results land together, or not at all
-    save_results(run_dir, df)
+    save_results(run_dir, df, timeline=pd.DataFrame(timeline).assign(run_id=labels["run_id"]) if timeline else None)
     return df
 
 
