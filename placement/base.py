@@ -21,7 +21,7 @@ import numpy as np
 from .errors import ChainError, Infeasible, InvalidPlacement, UnknownAlgorithm
 from .metrics import chain_latency
 from .model import BW, CPU, KIND, MEM, SERVER, Chain, Placement
-from .residual import check_residual, link_endpoints, path_edges, usage, working_copy
+from .residual import check_residual, link_endpoints, path_delay, path_edges, usage, working_copy
 from .substrate import servers
 from .workload import validate_chain
 
@@ -295,8 +295,10 @@ def validate_placement(substrate, chains, placement: Placement) -> list[str]:
     Checks that each chain has an embedding (and no stranger does), that every
     VNF sits on an existing server, that each virtual link's path is a simple
     path over existing edges from the right node to the right node, that
-    CPU, memory and bandwidth fit cumulatively over all chains, and that each
-    chain's model latency is within its ``max_latency``.
+    CPU, memory and bandwidth fit cumulatively over all chains, that each
+    chain's model latency is within its ``max_latency`` and each virtual
+    link's delay within its ``link_latency`` bound, and that the VNFs of an
+    anti-affinity chain sit on distinct servers.
 
     Examples
     --------
@@ -311,6 +313,11 @@ def validate_placement(substrate, chains, placement: Placement) -> list[str]:
     >>> p = Placement({"c": Embedding("c", ("srv1",), (("srv0", "srv1"), ("srv1", "srv2")))})
     >>> validate_placement(G, [c], p)
     ["server 'srv1': cpu over capacity (2 used of 1)"]
+    >>> r = Chain("r", (VNF("a", cpu=0.5), VNF("b", cpu=0.5)), anti_affinity=True, link_latency=(0.5,))
+    >>> validate_placement(G, [r], Placement({"r": Embedding("r", ("srv1", "srv1"), (("srv1",),))}))
+    ["chain 'r': VNFs [0, 1] share server 'srv1' but the chain asks for anti-affinity"]
+    >>> validate_placement(G, [r], Placement({"r": Embedding("r", ("srv1", "srv2"), (("srv1", "srv2"),))}))
+    ["chain 'r': virtual link 0 delay 1 ms over its bound 0.5 ms"]
     """
     chains = list(chains)
     known = {c.id for c in chains}
@@ -329,7 +336,25 @@ def validate_placement(substrate, chains, placement: Placement) -> list[str]:
         latency = chain_latency(substrate, chain, embedding)
         if latency > chain.max_latency + TOLERANCE:
             problems.append(f"chain {chain.id!r}: latency {latency:g} ms over its bound {chain.max_latency:g} ms")
+        problems += _chain_rule_problems(substrate, chain, embedding)
     return problems + _capacity_problems(substrate, *usage(chains, sound))
+
+
+def _chain_rule_problems(G, chain, embedding) -> list[str]:
+    """Anti-affinity and per-virtual-link latency violations of one sound embedding."""
+    who, problems = f"chain {chain.id!r}", []
+    if chain.anti_affinity:
+        shared = sorted({s for s in embedding.servers if embedding.servers.count(s) > 1}, key=str)
+        for s in shared:
+            vnfs = [i for i, t in enumerate(embedding.servers) if t == s]
+            problems.append(f"{who}: VNFs {vnfs} share server {s!r} but the chain asks for anti-affinity")
+    if chain.link_latency is not None and len(chain.link_latency) != chain.n_links:
+        return problems + [f"{who}: link_latency has {len(chain.link_latency)} bounds for {chain.n_links} links"]
+    for j, path in enumerate(embedding.paths):
+        delay, bound = path_delay(G, path), chain.link_bound(j)
+        if delay > bound + TOLERANCE:
+            problems.append(f"{who}: virtual link {j} delay {delay:g} ms over its bound {bound:g} ms")
+    return problems
 
 
 def _capacity_problems(substrate, node_use, edge_use) -> list[str]:

@@ -126,12 +126,16 @@ def revenue(chain: Chain) -> float:
     The usual virtual-network-embedding revenue (Yu et al., "Rethinking
     virtual network embedding", SIGCOMM CCR 2008): bandwidth per virtual link
     plus CPU per virtual node, units mixed on purpose (Mbit/s + cores).
+    Only virtual links that exist count: a chain without ingress or egress
+    has fewer (see :attr:`~placement.model.Chain.n_links`).
 
     Examples
     --------
     >>> from placement.model import VNF
     >>> revenue(Chain("c", (VNF("a", cpu=1.0), VNF("b", cpu=2.0)), "x", "y", bw=5.0))
     18.0
+    >>> revenue(Chain("r", (VNF("a", cpu=1.0), VNF("b", cpu=2.0)), bw=5.0))  # one virtual link
+    8.0
     """
     return float(chain.bw * chain.n_links + sum(v.cpu for v in chain.vnfs))
 

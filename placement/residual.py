@@ -37,7 +37,9 @@ __all__ = [
     "path_delay",
     "path_edges",
     "link_endpoints",
+    "link_into",
     "failure_reason",
+    "raise_infeasible",
 ]
 
 EPS = 1e-9
@@ -335,22 +337,44 @@ def path_delay(G, path) -> float:
 def link_endpoints(chain: Chain, servers_) -> list[tuple]:
     """``(source, target)`` of each virtual link of ``chain`` placed on ``servers_``.
 
+    Only the links that exist: none before the first VNF of a chain without
+    ingress, none after the last without egress.
+
     Examples
     --------
     >>> c = Chain("c", (VNF("a"), VNF("b")), ingress="in", egress="out")
     >>> link_endpoints(c, ["s1", "s2"])
     [('in', 's1'), ('s1', 's2'), ('s2', 'out')]
+    >>> link_endpoints(Chain("r", (VNF("a"), VNF("b"))), ["s1", "s2"])
+    [('s1', 's2')]
     """
-    hops = [chain.ingress, *servers_, chain.egress]
+    hops = [*([] if chain.ingress is None else [chain.ingress]), *servers_]
+    if chain.egress is not None:
+        hops.append(chain.egress)
     return list(zip(hops[:-1], hops[1:]))
 
 
-def failure_reason(G, chain: Chain, vnf: VNF | None, source, targets=None) -> str:
+def link_into(chain: Chain, index: int):
+    """Index of the virtual link that ends at VNF ``index`` (None for VNF 0 of a chain without ingress).
+
+    Examples
+    --------
+    >>> link_into(Chain("c", (VNF("a"), VNF("b")), "x", "y"), 0), link_into(Chain("r", (VNF("a"), VNF("b"))), 0)
+    (0, None)
+    """
+    link = index if chain.ingress is not None else index - 1
+    return None if link < 0 else link
+
+
+def failure_reason(G, chain: Chain, vnf: VNF | None, source, targets=None, *, taken=()) -> str:
     """Why nothing can carry ``chain`` on from ``source``: the :class:`Infeasible` reason tag.
 
-    ``vnf`` is the VNF to host next (None when only the egress link is left)
-    and ``targets`` the candidate end nodes (servers, or the egress).  Checks
-    in order: ``"cpu"``/``"mem"`` (no server big enough), ``"no-path"`` (not
+    ``vnf`` is the VNF to host next (None when only the egress link is left),
+    ``source`` the node before it (None for the first VNF of a chain without
+    ingress), ``targets`` the candidate end nodes (servers, or the egress)
+    and ``taken`` the servers anti-affinity rules out.  Checks in order:
+    ``"cpu"``/``"mem"`` (no server big enough), ``"anti-affinity"`` (only
+    servers the chain already uses are big enough), ``"no-path"`` (not
     connected at all), ``"bandwidth"`` (connected only over full links),
     else ``"latency"``.  Only called on failure, so it may be slow.
     """
@@ -360,22 +384,28 @@ def failure_reason(G, chain: Chain, vnf: VNF | None, source, targets=None) -> st
         targets = [s for s in servers(G) if fits(G, s, vnf)]
         if not targets:
             return "mem"
-    component = nx.node_connected_component(G, source)
-    if not any(t in component and chain.egress in component for t in targets):
+        targets = [s for s in targets if s not in taken]
+        if not targets:
+            return "anti-affinity"
+    ends = [n for n in (source, chain.egress) if n is not None]
+    if not ends:
+        return "latency"
+    component = nx.node_connected_component(G, ends[0])
+    if not all(n in component for n in ends) or not any(t in component for t in targets):
         return "no-path"
-    reachable, _ = feasible_distances(G, source, chain.bw, paths=False)
-    onward, _ = feasible_distances(G, chain.egress, chain.bw, paths=False)
-    if not any(t in reachable and t in onward for t in targets):
+    reach = [feasible_distances(G, n, chain.bw, paths=False)[0] for n in ends]
+    if not any(all(t in r for r in reach) for t in targets):
         return "bandwidth"
     return "latency"
 
 
-def raise_infeasible(G, chain: Chain, vnf: VNF | None, source, targets=None, *, index=None):
+def raise_infeasible(G, chain: Chain, vnf: VNF | None, source, targets=None, *, index=None, taken=()):
     """Raise :class:`Infeasible` for ``chain`` with the reason :func:`failure_reason` finds."""
-    reason = failure_reason(G, chain, vnf, source, targets)
+    reason = failure_reason(G, chain, vnf, source, targets, taken=taken)
     what = f"VNF {index} ({vnf.type})" if vnf is not None else "the link to the egress"
+    where = "on any server" if source is None else f"after {source!r}"
     raise Infeasible(
-        f"chain {chain.id!r}: cannot place {what} after {source!r}: {reason}",
+        f"chain {chain.id!r}: cannot place {what} {where}: {reason}",
         chain_id=chain.id,
         reason=reason,
     )

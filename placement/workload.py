@@ -170,13 +170,39 @@ def _demand_problem(owner, name, value, *, positive=False, allow_inf=False, unit
     return None
 
 
+def _option_problems(substrate, chain):
+    """Problems of the optional fields: ``anti_affinity`` and ``link_latency``."""
+    cid, problems = chain.id, []
+    if not isinstance(chain.anti_affinity, bool):
+        problems.append(f"chain {cid!r}: anti_affinity is {chain.anti_affinity!r}, must be true or false")
+    elif chain.anti_affinity and len(chain.vnfs) > len(servers(substrate)):
+        problems.append(
+            f"chain {cid!r}: anti_affinity needs {len(chain.vnfs)} distinct servers"
+            f" but the substrate has {len(servers(substrate))}"
+        )
+    bounds = chain.link_latency
+    if bounds is not None:
+        if len(bounds) != chain.n_links:
+            problems.append(
+                f"chain {cid!r}: link_latency has {len(bounds)} bounds for {chain.n_links} virtual links"
+                " (one per virtual link, in order)"
+            )
+        for j, bound in enumerate(bounds):
+            problem = _demand_problem(f"chain {cid!r}", f"link_latency[{j}]", bound, positive=True, allow_inf=True)
+            if problem:
+                problems.append(problem + " (ms)")
+    return problems
+
+
 def validate_chain(substrate, chain: Chain, *, catalogue=None) -> None:
     """Check that ``chain`` is well formed and could fit ``substrate`` in principle.
 
     Raises :class:`~placement.errors.ChainError` listing every problem:
-    unknown endpoints, no VNFs, negative or non-finite demands, ``bw <= 0``,
-    a VNF larger than the largest server, or (when ``catalogue`` is given) a
-    VNF type not in it.  Fitting every VNF on some server is necessary, not
+    unknown endpoints (None means no fixed endpoint), no VNFs, negative or
+    non-finite demands, ``bw <= 0``, a VNF larger than the largest server,
+    an anti-affinity chain longer than the number of servers, a
+    ``link_latency`` of the wrong length or with bounds <= 0, or (when
+    ``catalogue`` is given) a VNF type not in it.  Fitting every VNF on some server is necessary, not
     sufficient: capacity sharing and latency are the algorithms' business.
 
     Examples
@@ -192,6 +218,8 @@ def validate_chain(substrate, chain: Chain, *, catalogue=None) -> None:
     problems = []
     for end in ("ingress", "egress"):
         node = getattr(chain, end)
+        if node is None:  # no fixed endpoint
+            continue
         try:
             present = node in substrate
         except TypeError:  # unhashable
@@ -200,6 +228,7 @@ def validate_chain(substrate, chain: Chain, *, catalogue=None) -> None:
             problems.append(f"chain {cid!r}: {end} {node!r} is not a node of the substrate")
     if not chain.vnfs:
         problems.append(f"chain {cid!r} has no VNFs: give at least one")
+    problems += _option_problems(substrate, chain)
     for name, value, positive, allow_inf, unit in (
         ("bw", chain.bw, True, False, " (Mbit/s)"),
         ("max_latency", chain.max_latency, True, True, " (ms)"),
@@ -241,7 +270,10 @@ def _decode(x):
 
 
 def chains_to_json(chains) -> list[dict]:
-    """Chains as JSON-ready dicts, infinite ``max_latency``/``lifetime`` as null.
+    """Chains as JSON-ready dicts, infinite ``max_latency``/``lifetime``/link bounds as null.
+
+    A missing endpoint is null too; ``anti_affinity`` and ``link_latency``
+    may be left out when reading (false and none).
 
     Examples
     --------
@@ -250,6 +282,9 @@ def chains_to_json(chains) -> list[dict]:
     True
     >>> chains_from_json(chains_to_json([c])) == [c]
     True
+    >>> r = Chain("r", (VNF("a"), VNF("b")), anti_affinity=True, link_latency=(float("inf"),))
+    >>> chains_to_json([r])[0]["link_latency"], chains_from_json(chains_to_json([r])) == [r]
+    ([None], True)
     """
     return [
         {
@@ -261,6 +296,8 @@ def chains_to_json(chains) -> list[dict]:
             "max_latency": _encode(c.max_latency),
             "arrival": c.arrival,
             "lifetime": _encode(c.lifetime),
+            "anti_affinity": c.anti_affinity,
+            "link_latency": None if c.link_latency is None else [_encode(b) for b in c.link_latency],
         }
         for c in chains
     ]
@@ -279,6 +316,8 @@ def chains_from_json(data) -> list[Chain]:
                 max_latency=_decode(d.get("max_latency")),
                 arrival=float(d.get("arrival", 0.0)),
                 lifetime=_decode(d.get("lifetime")),
+                anti_affinity=d.get("anti_affinity", False),
+                link_latency=None if d.get("link_latency") is None else tuple(map(_decode, d["link_latency"])),
             )
             for d in data
         ]

@@ -97,6 +97,12 @@ def build_plan(substrate: nx.Graph, chains, placement) -> Plan:
         plan.routes.setdefault(node, []).append((dst, link_ips[(node, nxt)], src))
 
     by_id = {c.id: c for c in chains}
+    open_ended = sorted(cid for cid in placement.embeddings if None in (by_id[cid].ingress, by_id[cid].egress))
+    if open_ended:
+        raise ValueError(
+            f"chains {open_ended} have no ingress or egress: the testbed needs both (a client"
+            " attaches at the ingress, a sink at the egress); give every deployed chain its endpoints"
+        )
     ports_used: dict[str, int] = {}
     for c_index, (chain_id, emb) in enumerate(sorted(placement.embeddings.items())):
         chain = by_id[chain_id]

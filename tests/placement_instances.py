@@ -7,6 +7,7 @@ assignment and every simple path of every virtual link.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import math
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from placement.metrics import BANDWIDTH_WEIGHT, LATENCY_WEIGHT
 from placement.model import VNF, Chain
+from placement.residual import link_endpoints
 from placement.substrate import servers, validate_substrate
 
 
@@ -27,11 +29,15 @@ def snapshot(G):
     )
 
 
-def random_instance(seed, *, n_nodes=5, n_servers=3, n_chains=3, max_vnfs=2, extra_edges=2, tight=True):
+def random_instance(
+    seed, *, n_nodes=5, n_servers=3, n_chains=3, max_vnfs=2, extra_edges=2, tight=True, open_ended=False
+):
     """A random connected substrate of ``n_nodes`` and up to ``n_chains`` small chains.
 
     Capacities and bandwidths are drawn tight enough that sharing matters;
     some chains get a finite latency bound.  Ingress/egress may be switches.
+    With ``open_ended`` each chain may lack its ingress and/or egress, may ask
+    for anti-affinity and may bound each virtual link's delay (VNE-style).
     """
     rng = np.random.default_rng(seed)
     names = [f"n{i}" for i in range(n_nodes)]
@@ -60,7 +66,20 @@ def random_instance(seed, *, n_nodes=5, n_servers=3, n_chains=3, max_vnfs=2, ext
         )
         a, b = rng.choice(names, size=2)
         bound = math.inf if rng.random() < 0.4 else float(rng.integers(4, 14))
-        chains.append(Chain(f"c{k}", vnfs, str(a), str(b), bw=float(rng.choice([10.0, 20.0])), max_latency=bound))
+        chain = Chain(f"c{k}", vnfs, str(a), str(b), bw=float(rng.choice([10.0, 20.0])), max_latency=bound)
+        if open_ended:
+            ingress = None if rng.random() < 0.7 else chain.ingress
+            egress = None if rng.random() < 0.7 else chain.egress
+            n_links = len(vnfs) - 1 + (ingress is not None) + (egress is not None)
+            per_link = tuple(math.inf if rng.random() < 0.5 else float(rng.integers(1, 6)) for _ in range(n_links))
+            chain = dataclasses.replace(
+                chain,
+                ingress=ingress,
+                egress=egress,
+                anti_affinity=bool(rng.random() < 0.6) and len(vnfs) <= n_servers,
+                link_latency=per_link if rng.random() < 0.5 else None,
+            )
+        chains.append(chain)
     return G, chains
 
 
@@ -76,11 +95,15 @@ def _chain_options(G, chain, lw, bww):
     proc = sum(v.proc_delay for v in chain.vnfs)
     options = []
     for placed in itertools.product(srv, repeat=len(chain.vnfs)):
-        ends = [chain.ingress, *placed, chain.egress]
-        per_link = [_link_paths(G, ends[i], ends[i + 1]) for i in range(chain.n_links)]
+        if chain.anti_affinity and len(set(placed)) < len(placed):
+            continue
+        per_link = [_link_paths(G, a, b) for a, b in link_endpoints(chain, placed)]
         for paths in itertools.product(*per_link):
+            link_delays = [sum(G.edges[e]["delay"] for e in zip(p[:-1], p[1:])) for p in paths]
+            if any(d > chain.link_bound(j) + 1e-9 for j, d in enumerate(link_delays)):
+                continue
             edges = [frozenset(e) for p in paths for e in zip(p[:-1], p[1:])]
-            delay = sum(G.edges[tuple(e)]["delay"] for e in edges)
+            delay = sum(link_delays)
             if delay + proc > chain.max_latency + 1e-9:
                 continue
             node_use = {}

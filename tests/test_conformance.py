@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import networkx as nx
@@ -31,6 +32,23 @@ def _instances():
     yield "waxman", G, generate_chains(G, 5, bw=(10.0, 50.0), max_latency=(15.0, 30.0), seed=4)
     G, chains = random_instance(15, n_nodes=6, n_servers=4, tight=False)
     yield "random-small", G, chains
+    G = waxman(10, seed=5)
+    yield "waxman-vne", G, _vne_style(generate_chains(G, 5, length=(2, 4), bw=(5.0, 20.0), seed=6))
+    G = star(4, cpu=4.0)
+    chains = generate_chains(G, 4, length=(1, 3), seed=8)
+    yield "star-mixed-ends", G, [
+        dataclasses.replace(c, ingress=None if k % 2 else c.ingress, egress=None if k > 1 else c.egress,
+                            anti_affinity=k % 3 == 0)
+        for k, c in enumerate(chains)
+    ]
+
+
+def _vne_style(chains):
+    """``chains`` as VNE requests: no endpoints, anti-affinity, a loose bound on each virtual link."""
+    return [
+        dataclasses.replace(c, ingress=None, egress=None, anti_affinity=True, link_latency=(10.0,) * (len(c.vnfs) - 1))
+        for c in chains
+    ]
 
 
 INSTANCES = list(_instances())
@@ -69,10 +87,14 @@ def test_placement_is_valid(name, label, G, chains):
     for chain in chains:  # spelled out, although validate_placement covers it
         e = placement.embeddings[chain.id]
         assert all(G.nodes[s][KIND] == SERVER for s in e.servers)
-        ends = [chain.ingress, *e.servers, chain.egress]
+        ends = [*([chain.ingress] if chain.ingress is not None else []), *e.servers]
+        ends += [chain.egress] if chain.egress is not None else []
+        assert len(e.paths) == len(ends) - 1 == chain.n_links
         for i, path in enumerate(e.paths):
             assert (path[0], path[-1]) == (ends[i], ends[i + 1])
             assert all(G.has_edge(u, v) for u, v in zip(path[:-1], path[1:]))
+        if chain.anti_affinity:
+            assert len(set(e.servers)) == len(e.servers)
 
 
 @pytest.mark.parametrize("name", ALGORITHMS)
@@ -205,8 +227,78 @@ def test_any_answer_is_valid_or_infeasible(name, seed, tight):
     try:
         placement = get_algorithm(name).place(G, chains, seed=seed)
     except Infeasible as e:
-        assert e.reason in {"cpu", "mem", "bandwidth", "latency", "no-path", "infeasible"}
+        assert e.reason in {"cpu", "mem", "bandwidth", "latency", "no-path", "infeasible", "anti-affinity"}
         assert e.chain_id is None or e.chain_id in {c.id for c in chains}
     else:
         assert validate_placement(G, chains, placement) == []
     assert snapshot(G) == before
+
+
+# ------------------------------------------------ chains without endpoints, anti-affinity, link bounds
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_anti_affinity_spreads_what_would_share_a_server(name):
+    G = line(3, cpu=8.0)  # every VNF fits on any server; without the rule they would share one
+    free = Chain("free", (VNF("a"), VNF("b"), VNF("c")), "srv1", "srv1")
+    apart = dataclasses.replace(free, id="apart", anti_affinity=True)
+    assert len(set(get_algorithm(name).place(G, [free], seed=0).embeddings["free"].servers)) < 3
+    placement = get_algorithm(name).place(G, [apart], seed=0)
+    assert validate_placement(G, [apart], placement) == []
+    assert sorted(placement.embeddings["apart"].servers) == ["srv0", "srv1", "srv2"]
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_anti_affinity_with_too_few_big_servers_is_infeasible(name):
+    G = star(3, cpu=2.0)
+    G.nodes["srv2"]["cpu"] = 0.5  # only two servers can host a 1-core VNF
+    chain = Chain("c", (VNF("a", cpu=1.0),) * 3, anti_affinity=True)
+    with pytest.raises(Infeasible) as info:
+        get_algorithm(name).place(G, [chain], seed=0)
+    assert info.value.chain_id == "c"
+    assert info.value.reason in ("anti-affinity", "infeasible")
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_chain_without_endpoints_has_only_inner_links(name):
+    G = star(3)
+    single = Chain("one", (VNF("a"),))
+    pair = Chain("two", (VNF("a"), VNF("b")), anti_affinity=True, bw=5.0)
+    placement = get_algorithm(name).place(G, [single, pair], seed=0)
+    assert validate_placement(G, [single, pair], placement) == []
+    assert placement.embeddings["one"].paths == ()
+    (path,) = placement.embeddings["two"].paths
+    assert (path[0], path[-1]) == placement.embeddings["two"].servers
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_per_link_latency_bound_is_honoured(name):
+    G = line(4, delay=1.0, cpu=1.0)
+    G.nodes["srv0"]["cpu"] = 0.0
+    vnfs = (VNF("a", cpu=1.0), VNF("b", cpu=1.0))
+    # From srv0 (full), each virtual link at most 1 ms: VNF a on srv1, VNF b on srv2.
+    chain = Chain("c", vnfs, ingress="srv0", link_latency=(1.0, 1.0))
+    placement = get_algorithm(name).place(G, [chain], seed=0)
+    assert validate_placement(G, [chain], placement) == []
+    assert placement.embeddings["c"].servers == ("srv1", "srv2")
+    # The last link into the egress: within 1 ms of srv3 (full), so on srv2.
+    G.nodes["srv3"]["cpu"] = 0.0
+    last = Chain("last", vnfs[:1], egress="srv3", link_latency=(1.0,))
+    assert get_algorithm(name).place(G, [last], seed=0).embeddings["last"].servers == ("srv2",)
+    tight = dataclasses.replace(chain, link_latency=(0.5, 1.0))  # only srv0 is that close, and it is full
+    with pytest.raises(Infeasible) as info:
+        get_algorithm(name).place(G, [tight], seed=0)
+    assert info.value.reason in ("latency", "infeasible")
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), tight=st.booleans())
+def test_any_open_ended_answer_is_valid_or_infeasible(name, seed, tight):
+    G, chains = random_instance(seed, n_nodes=6, n_servers=3, n_chains=3, max_vnfs=3, tight=tight, open_ended=True)
+    try:
+        placement = get_algorithm(name).place(G, chains, seed=seed)
+    except Infeasible as e:
+        assert e.reason in {"cpu", "mem", "bandwidth", "latency", "no-path", "infeasible", "anti-affinity"}
+    else:
+        assert validate_placement(G, chains, placement) == []

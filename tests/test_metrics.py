@@ -148,3 +148,27 @@ def test_check_placement_raises_with_every_violation():
     with pytest.raises(InvalidPlacement) as info:
         check_placement(G, [c], bad)
     assert info.value.violations == ["server 'srv0': cpu over capacity (2 used of 1)"]
+
+
+def test_open_ended_chains_count_only_their_links():
+    G = line(3, delay=1.5)
+    chain = Chain("r", (VNF("a", cpu=1.0), VNF("b", cpu=2.0), VNF("c", cpu=3.0)), bw=4.0, anti_affinity=True)
+    e = Embedding("r", ("srv0", "srv1", "srv2"), (("srv0", "srv1"), ("srv1", "srv2")))
+    assert chain.n_links == 2
+    assert revenue(chain) == 4.0 * 2 + 6.0
+    assert chain_latency(G, chain, e) == 3.0
+    assert cost(G, [chain], Placement({"r": e})) == pytest.approx(3.0 + 0.01 * 4.0 * 2)
+    assert validate_placement(G, [chain], Placement({"r": e})) == []
+    with_ingress = Chain("r", chain.vnfs, ingress="srv0", bw=4.0)
+    assert with_ingress.n_links == 3 and revenue(with_ingress) == 4.0 * 3 + 6.0
+
+
+def test_anti_affinity_and_link_bound_violations(ring):
+    chain = Chain("r", (VNF("a"), VNF("b"), VNF("c")), anti_affinity=True, link_latency=(1.0, 1.5))
+    e = Embedding("r", ("srv0", "srv0", "srv2"), (("srv0",), ("srv0", "srv1", "srv2")))
+    assert validate_placement(ring, [chain], Placement({"r": e})) == [
+        "chain 'r': VNFs [0, 1] share server 'srv0' but the chain asks for anti-affinity",
+        "chain 'r': virtual link 1 delay 3 ms over its bound 1.5 ms",
+    ]
+    wrong = Embedding("r", ("srv0", "srv1", "srv2"), (("srv0", "srv1"), ("srv1", "srv2"), ("srv2",)))
+    assert validate_placement(ring, [chain], Placement({"r": wrong})) == ["chain 'r': 3 paths for 2 virtual links"]

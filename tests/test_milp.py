@@ -134,3 +134,32 @@ def test_colocated_vnfs_use_one_node_paths():
     assert e.servers == ("srv1", "srv1")
     assert e.paths == (("srv1",), ("srv1",), ("srv1",))
     assert math.isclose(cost(G, [chain], get_algorithm("milp").place(G, [chain])), 0.0)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_milp_matches_brute_force_without_endpoints(seed):
+    # Chains may lack ingress and/or egress, ask for anti-affinity and bound each virtual link.
+    G, chains = random_instance(500 + seed, n_nodes=5, n_servers=3, n_chains=3, max_vnfs=3, open_ended=True)
+    expected = brute_force(G, chains)
+    placement = _milp_or_none(G, chains)
+    assert (placement is None) == (expected is None)
+    if expected is not None:
+        assert validate_placement(G, chains, placement) == []
+        assert cost(G, chains, placement) == pytest.approx(expected, abs=1e-6)
+
+
+def test_open_ended_instances_exercise_every_option():
+    chains = [c for seed in range(16) for c in random_instance(500 + seed, max_vnfs=3, open_ended=True)[1]]
+    assert any(c.ingress is None for c in chains) and any(c.egress is None for c in chains)
+    assert any(c.anti_affinity for c in chains) and any(c.link_latency for c in chains)
+    assert any(c.ingress is not None for c in chains)
+
+
+def test_milp_anti_affinity_costs_what_separation_costs():
+    G = line(3)  # 1 ms per hop: two VNFs apart cost one hop more than together
+    together = Chain("c", (VNF("a"), VNF("b")), "srv1", "srv1", bw=10.0)
+    apart = Chain("c", (VNF("a"), VNF("b")), "srv1", "srv1", bw=10.0, anti_affinity=True)
+    assert cost(G, [together], get_algorithm("milp").place(G, [together])) == pytest.approx(0.0)
+    placement = get_algorithm("milp").place(G, [apart])
+    assert len(set(placement.embeddings["c"].servers)) == 2
+    assert cost(G, [apart], placement) == pytest.approx(2.0 + 0.01 * 10.0 * 2)  # there and back, 1 ms each

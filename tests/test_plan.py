@@ -69,3 +69,13 @@ def test_addresses_are_unique_and_names_fit_interfaces():
 
 def test_unknown_vnf_types_forward():
     assert vnf_role("ids") == "ids" and vnf_role("nat") == "forwarder" and vnf_role("dpi") == "forwarder"
+
+
+def test_chain_without_endpoints_cannot_be_deployed():
+    import pytest
+
+    g = line(2)
+    chain = Chain("r0", (VNF("firewall"), VNF("ids")), anti_affinity=True)
+    emb = Embedding("r0", ("srv0", "srv1"), (("srv0", "srv1"),))
+    with pytest.raises(ValueError, match=r"chains \['r0'\] have no ingress or egress: the testbed needs both"):
+        build_plan(g, [chain], Placement({"r0": emb}))

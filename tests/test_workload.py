@@ -162,6 +162,11 @@ def test_valid_chain_passes():
         (_chain(vnfs=(VNF("ids", proc_delay=-0.1),)), "proc_delay is -0.1"),
         (_chain(vnfs=(VNF("ids", cpu=16.0),)), "VNF 'ids' of chain 'c3' needs 16 cores but the largest server has 8"),
         (_chain(vnfs=(VNF("ids", mem=10000.0),)), "needs 10000 MiB but the largest server has 8192"),
+        (_chain(vnfs=(VNF("a"),) * 3, anti_affinity=True), "anti_affinity needs 3 distinct servers but the substrate has 2"),
+        (_chain(anti_affinity="yes"), "anti_affinity is 'yes', must be true or false"),
+        (_chain(link_latency=(1.0,)), "link_latency has 1 bounds for 2 virtual links \\(one per virtual link"),
+        (_chain(link_latency=(1.0, 0.0)), "link_latency\\[1\\] is 0, must be > 0 \\(ms\\)"),
+        (_chain(ingress=None, link_latency=(math.nan,)), "link_latency\\[0\\] is nan"),
     ],
 )
 def test_each_chain_problem_is_named(chain, message):
@@ -201,3 +206,24 @@ def test_json_accepts_inf_strings_and_defaults():
 def test_json_malformed():
     with pytest.raises(ChainError, match="malformed chain JSON"):
         chains_from_json([{"id": "c0"}])
+
+
+def test_chains_without_endpoints_are_valid():
+    validate_chain(star(2), _chain(ingress=None, egress=None, vnfs=(VNF("a"),) * 2, anti_affinity=True))
+    validate_chain(star(2), _chain(egress=None, link_latency=(1.0,)))
+    validate_chain(star(2), _chain(link_latency=(1.0, math.inf)))
+
+
+def test_json_round_trip_of_open_ended_chains():
+    chains = [
+        _chain(ingress=None, egress=None, vnfs=(VNF("a"),) * 2, anti_affinity=True, link_latency=(2.5,)),
+        _chain(ingress=None, link_latency=(math.inf,)),
+        _chain(),
+    ]
+    text = json.dumps(chains_to_json(chains), allow_nan=False)
+    assert chains_from_json(json.loads(text)) == chains
+    data = json.loads(text)
+    assert data[0]["ingress"] is None and data[0]["anti_affinity"] is True and data[1]["link_latency"] == [None]
+    for d in data:  # files written before these fields existed still read
+        d.pop("anti_affinity"), d.pop("link_latency")
+    assert [c.anti_affinity for c in chains_from_json(data)] == [False] * 3

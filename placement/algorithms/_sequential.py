@@ -2,8 +2,11 @@
 
 For each VNF in order, the candidates are the servers that still fit it,
 are reachable from the previous node over links with the chain's bandwidth
-free, and leave enough latency budget to reach the egress (shortest-delay
-lower bound).  A subclass only decides *which* candidate to take
+free (within the virtual link's own delay bound, if any), leave enough
+latency budget to reach the egress (shortest-delay lower bound) and, for an
+anti-affinity chain, host none of its earlier VNFs.  The first VNF of a
+chain without ingress may go on any server, and a chain without egress
+ends at its last VNF.  A subclass only decides *which* candidate to take
 (:meth:`SequentialPlacement._choose`); routing (shortest-delay feasible
 paths), reservations and rollback are done here once for all.
 """
@@ -20,6 +23,7 @@ from ..residual import (
     Transaction,
     feasible_distances,
     fits,
+    link_into,
     raise_infeasible,
     shortest_feasible_path,
 )
@@ -30,10 +34,14 @@ from ..substrate import servers
 class Step:
     """What a chooser knows when it picks the server of VNF ``index`` of ``chain``.
 
-    ``graph`` is the residual graph (read it, do not change it); ``candidates`` are feasible servers in stable order; ``dist``/``routes``
+    ``graph`` is the residual graph (read it, do not change it);
+    ``candidates`` are feasible servers in stable order; ``dist``/``routes``
     give the delay and shortest feasible path from ``source`` (the previous
     node) to each; ``to_egress`` a lower bound on the delay from each node to
-    the egress; ``used`` the link delay spent so far.
+    the egress (0 everywhere for a chain without egress); ``used`` the link
+    delay spent so far.  For the first VNF of a chain without ingress,
+    ``source`` is None, every ``dist`` is 0 and every route a one-node path
+    (no virtual link leads there).
     """
 
     graph: object
@@ -49,7 +57,7 @@ class Step:
 
     @property
     def is_last(self) -> bool:
-        """Whether this is the chain's last VNF (its next hop is the egress)."""
+        """Whether this is the chain's last VNF (its next hop is the egress, if any)."""
         return self.index == len(self.chain.vnfs) - 1
 
 
@@ -76,30 +84,49 @@ def _embed(G, chain, choose, txn, server_list):
             chain_id=chain.id,
             reason="latency",
         )
-    to_egress, _ = feasible_distances(G, chain.egress, chain.bw, cutoff=budget + EPS, paths=False)
+    if chain.egress is None:
+        to_egress, last_bound = dict.fromkeys(G, 0.0), float("inf")
+    else:
+        to_egress, _ = feasible_distances(G, chain.egress, chain.bw, cutoff=budget + EPS, paths=False)
+        last_bound = chain.link_bound(chain.n_links - 1) + EPS
     source, used, placed, paths = chain.ingress, 0.0, [], []
+    taken = set()  # servers anti-affinity rules out
     for i, vnf in enumerate(chain.vnfs):
         left = budget - used + EPS
-        dist, routes = feasible_distances(G, source, chain.bw, cutoff=left)
+        link = link_into(chain, i)
+        if link is None:  # first VNF of a chain without ingress: anywhere, no link
+            dist, routes = dict.fromkeys(server_list, 0.0), {s: [s] for s in server_list}
+        else:
+            cutoff = min(left, chain.link_bound(link) + EPS)
+            dist, routes = feasible_distances(G, source, chain.bw, cutoff=cutoff)
         candidates = [
             s
             for s in server_list
-            if s in dist and s in to_egress and dist[s] + to_egress[s] <= left and fits(G, s, vnf)
+            if s in dist
+            and s in to_egress
+            and dist[s] + to_egress[s] <= left
+            and (i < len(chain.vnfs) - 1 or to_egress[s] <= last_bound)
+            and s not in taken
+            and fits(G, s, vnf)
         ]
         if not candidates:
-            raise_infeasible(G, chain, vnf, source, index=i)
+            raise_infeasible(G, chain, vnf, source, index=i, taken=taken)
         server = choose(Step(G, chain, i, vnf, source, candidates, dist, routes, to_egress, used))
         txn.vnf(server, vnf)
-        txn.path(routes[server], chain.bw)
+        if link is not None:
+            txn.path(routes[server], chain.bw)
+            paths.append(routes[server])
         placed.append(server)
-        paths.append(routes[server])
+        if chain.anti_affinity:
+            taken.add(server)
         used += dist[server]
         source = server
-    found = shortest_feasible_path(G, source, chain.egress, chain.bw)
-    if found is None or used + found[0] > budget + EPS:
-        raise_infeasible(G, chain, None, source, [chain.egress])
-    txn.path(found[1], chain.bw)
-    paths.append(found[1])
+    if chain.egress is not None:
+        found = shortest_feasible_path(G, source, chain.egress, chain.bw)
+        if found is None or used + found[0] > budget + EPS or found[0] > last_bound:
+            raise_infeasible(G, chain, None, source, [chain.egress])
+        txn.path(found[1], chain.bw)
+        paths.append(found[1])
     return Embedding(chain.id, placed, paths)
 
 

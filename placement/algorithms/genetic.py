@@ -7,7 +7,8 @@ balancing in NFV networks" (IEEE ICC 2017): a chromosome holds one server per
 VNF of every chain of the batch; a chromosome is routed by shortest-delay
 paths with the chain's bandwidth free, and its fitness is
 :func:`placement.metrics.cost` plus a penalty proportional to how far it
-breaks capacities and latency bounds.  Tournament selection, uniform
+breaks capacities, latency bounds (end to end and per virtual link) and
+anti-affinity.  Tournament selection, uniform
 crossover, per-gene mutation, elitism; the population is seeded with the
 greedy solution, as is common practice, so the GA never does worse than it.
 """
@@ -147,8 +148,12 @@ class _Problem:
         server_list = servers(G)
         for k, chain in enumerate(chains):
             budget = chain.max_latency - sum(v.proc_delay for v in chain.vnfs) + EPS
-            d_in, _ = feasible_distances(G, chain.ingress, chain.bw, cutoff=budget, paths=False)
-            d_out, _ = feasible_distances(G, chain.egress, chain.bw, cutoff=budget, paths=False)
+            d_in, d_out = (
+                dict.fromkeys(G, 0.0)  # no fixed endpoint: no constraint
+                if end is None
+                else feasible_distances(G, end, chain.bw, cutoff=budget, paths=False)[0]
+                for end in (chain.ingress, chain.egress)
+            )
             for i, vnf in enumerate(chain.vnfs):
                 domain = [
                     s
@@ -173,7 +178,8 @@ class _Problem:
 
         Half of the changes draw a random server of the gene's domain, half
         move the VNF next to a chain neighbour (the previous or next VNF, or
-        the ingress/egress), the move that shortens chains.
+        the ingress/egress), the move that shortens chains.  Where there is
+        no neighbour (no ingress or egress) the gene is drawn at random.
         """
         genes = genes.copy()
         hit = rng.random(len(genes)) < rate
@@ -189,6 +195,8 @@ class _Problem:
         k = self.owner[j]
         lo, hi = self.slices[k], self.slices[k + 1]
         chain = self.chains[k]
+        if chain.anti_affinity:  # its neighbour's server is the one place it may not go
+            return None
         if rng.random() < 0.5:
             return chain.ingress if j == lo else self.domains[j - 1][genes[j - 1]]
         return chain.egress if j == hi - 1 else self.domains[j + 1][genes[j + 1]]
@@ -241,13 +249,20 @@ class _Problem:
             for s, vnf in zip(placed, chain.vnfs):
                 use_node[s][0] += vnf.cpu
                 use_node[s][1] += vnf.mem
+            if chain.anti_affinity and len(set(placed)) < len(placed):
+                excess += len(placed) - len(set(placed))
+                violated.append((chain.id, "anti-affinity"))
             delay, hops = sum(v.proc_delay for v in chain.vnfs), 0
-            for a, b in link_endpoints(chain, placed):
+            for j, (a, b) in enumerate(link_endpoints(chain, placed)):
                 found = self.route(chain.bw, a, b)
                 if found is None:  # cannot happen within the domains; penalise anyway
                     excess += 1.0
                     violated.append((chain.id, "bandwidth"))
                     continue
+                bound = chain.link_bound(j)
+                if found[0] > bound + EPS:
+                    excess += (found[0] - bound) / max(bound, EPS)
+                    violated.append((chain.id, "latency"))
                 delay += found[0]
                 hops += len(found[1]) - 1
                 for u, v in zip(found[1][:-1], found[1][1:]):

@@ -9,11 +9,13 @@ NFV provisioning puzzle", IFIP/IEEE IM 2015), with unsplittable routing:
 * ``f[c,l,(u,v)]`` binary: virtual link ``l`` of chain ``c`` uses arc
   ``u -> v`` (each undirected edge gives two arcs);
 * flow conservation per virtual link and node, its source and sink being
-  the ingress/egress or the ``x`` of the adjacent VNFs;
+  the ingress/egress or the ``x`` of the adjacent VNFs (a chain without
+  ingress or egress simply has no link there);
+* for anti-affinity chains, at most one of the chain's VNFs per server;
 * server CPU and memory, and undirected edge bandwidth (both arcs count)
   summed over all chains;
 * per chain, link delays on used arcs plus processing delays within
-  ``max_latency``.
+  ``max_latency``, and per virtual link within its ``link_latency`` bound.
 
 The objective is exactly :func:`placement.metrics.cost`.  Every arc costs
 ``latency_weight * delay + bandwidth_weight * bw > 0`` (for positive
@@ -33,7 +35,7 @@ from ..base import PlacementAlgorithm, register
 from ..errors import Infeasible, PlacementError
 from ..metrics import BANDWIDTH_WEIGHT, LATENCY_WEIGHT
 from ..model import BW, CPU, DELAY, MEM, Embedding, Placement
-from ..residual import EPS, feasible_distances, fits, raise_infeasible
+from ..residual import EPS, feasible_distances, fits, link_endpoints, raise_infeasible
 from ..substrate import servers
 
 _FEASIBLE = 2  # HiGHS primal_solution_status "feasible"
@@ -189,11 +191,20 @@ class _Model:
         self.row_hi.append(hi)
 
     def _scope(self, chain, server_list):
-        """Nodes, candidate servers per VNF and arcs chain ``chain`` may use, or raise Infeasible."""
+        """Nodes, candidate servers per VNF and arcs chain ``chain`` may use, or raise Infeasible.
+
+        A missing ingress (egress) constrains nothing: every node is at
+        distance 0 from it.
+        """
         G = self.G
         budget = chain.max_latency - sum(v.proc_delay for v in chain.vnfs) + EPS
-        d_in, _ = feasible_distances(G, chain.ingress, chain.bw, cutoff=budget, paths=False)
-        d_out, _ = feasible_distances(G, chain.egress, chain.bw, cutoff=budget, paths=False)
+
+        def reach(end):
+            if end is None:
+                return dict.fromkeys(G, 0.0)
+            return feasible_distances(G, end, chain.bw, cutoff=budget, paths=False)[0]
+
+        d_in, d_out = reach(chain.ingress), reach(chain.egress)
         near = {v for v in d_in if v in d_out and d_in[v] + d_out[v] <= budget}
         candidates = []
         for i, vnf in enumerate(chain.vnfs):
@@ -218,38 +229,48 @@ class _Model:
             for s, c in cols.items():
                 node_use[s][0].append(c), node_use[s][1].append(vnf.cpu)
                 node_use[s][2].append(c), node_use[s][3].append(vnf.mem)
+        if chain.anti_affinity:  # at most one VNF of the chain per server
+            for s in server_list:
+                terms = [(self.x[k, i][s], 1.0) for i in range(len(chain.vnfs)) if s in self.x[k, i]]
+                if len(terms) > 1:
+                    self._row(terms, -np.inf, 1.0)
         latency_terms = []
-        last = len(chain.vnfs)
-        for l in range(chain.n_links):
+        ends = _link_ends(chain)
+        for l, (src, dst) in enumerate(ends):
             flows = self.f[k, l] = {}
+            link_terms = []
             for a, b, delay in arcs:
-                if (l == 0 and b == chain.ingress) or (l == last and a == chain.egress):
-                    continue  # a simple path never re-enters its source or leaves its sink
+                if (src[0] == "node" and b == src[1]) or (dst[0] == "node" and a == dst[1]):
+                    continue  # a simple path never re-enters its fixed source or leaves its fixed sink
                 col = flows[a, b] = self._column(latency_weight * delay + bandwidth_weight * chain.bw)
-                latency_terms.append((col, delay))
+                link_terms.append((col, delay))
                 key = id(self.G.edges[a, b])
                 edge_use[key][0].append(col), edge_use[key][1].append(chain.bw)
-            self._add_conservation(k, l, chain, near, flows)
+            self._add_conservation(k, src, dst, flows)
+            latency_terms += link_terms
+            bound = chain.link_bound(l)
+            if bound < float("inf") and link_terms:
+                self._row(link_terms, -np.inf, bound)
         if budget < float("inf") and latency_terms:
             self._row(latency_terms, -np.inf, budget - EPS)
 
-    def _add_conservation(self, k, l, chain, near, flows):
-        """out-flow - in-flow = [node is the link's source] - [node is its sink], per node."""
+    def _add_conservation(self, k, src, dst, flows):
+        """out-flow - in-flow = [node is the link's source] - [node is its sink], per node.
+
+        ``src``/``dst`` are ``("node", n)`` for a fixed endpoint or
+        ``("vnf", i)`` for wherever VNF ``i`` runs.
+        """
         terms = defaultdict(list)
         rhs = defaultdict(float)
         for (a, b), col in flows.items():
             terms[a].append((col, 1.0))
             terms[b].append((col, -1.0))
-        if l == 0:
-            rhs[chain.ingress] += 1.0
-        else:
-            for s, col in self.x[k, l - 1].items():
-                terms[s].append((col, -1.0))
-        if l == len(chain.vnfs):
-            rhs[chain.egress] -= 1.0
-        else:
-            for s, col in self.x[k, l].items():
-                terms[s].append((col, 1.0))
+        for (kind, what), sign in ((src, 1.0), (dst, -1.0)):
+            if kind == "node":
+                rhs[what] += sign
+            else:  # move the x term to the left-hand side
+                for s, col in self.x[k, what].items():
+                    terms[s].append((col, -sign))
         for node in set(terms) | set(rhs):
             self._row(terms.get(node, []), rhs[node], rhs[node])
 
@@ -290,12 +311,22 @@ class _Model:
         out = {}
         for k, chain in enumerate(self.chains):
             placed = [max(self.x[k, i], key=lambda s: values[self.x[k, i][s]]) for i in range(len(chain.vnfs))]
-            ends = [chain.ingress, *placed, chain.egress]
             paths = [
-                _simple_path(self.f[k, l], values, ends[l], ends[l + 1], chain.id) for l in range(chain.n_links)
+                _simple_path(self.f[k, l], values, a, b, chain.id)
+                for l, (a, b) in enumerate(link_endpoints(chain, placed))
             ]
             out[chain.id] = Embedding(chain.id, placed, paths)
         return out
+
+
+def _link_ends(chain):
+    """``(source, sink)`` of each virtual link: ``("node", n)`` for an endpoint, ``("vnf", i)`` for a VNF."""
+    hops = [("vnf", i) for i in range(len(chain.vnfs))]
+    if chain.ingress is not None:
+        hops.insert(0, ("node", chain.ingress))
+    if chain.egress is not None:
+        hops.append(("node", chain.egress))
+    return list(zip(hops[:-1], hops[1:]))
 
 
 def _simple_path(flows, values, source, target, chain_id):
