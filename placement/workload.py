@@ -199,7 +199,7 @@ def validate_chain(substrate, chain: Chain, *, catalogue=None) -> None:
 
     Raises :class:`~placement.errors.ChainError` listing every problem:
     unknown endpoints (None means no fixed endpoint), no VNFs, negative or
-    non-finite demands, ``bw <= 0``, a VNF larger than the largest server,
+    non-finite demands, ``bw < 0``, a VNF larger than the largest server,
     an anti-affinity chain longer than the number of servers, a
     ``link_latency`` of the wrong length or with bounds <= 0, or (when
     ``catalogue`` is given) a VNF type not in it.  Fitting every VNF on some server is necessary, not
@@ -230,7 +230,7 @@ def validate_chain(substrate, chain: Chain, *, catalogue=None) -> None:
         problems.append(f"chain {cid!r} has no VNFs: give at least one")
     problems += _option_problems(substrate, chain)
     for name, value, positive, allow_inf, unit in (
-        ("bw", chain.bw, True, False, " (Mbit/s)"),
+        ("bw", chain.bw, False, False, " (Mbit/s)"),  # 0: a virtual link that only connects
         ("max_latency", chain.max_latency, True, True, " (ms)"),
         ("arrival", chain.arrival, False, False, ""),
         ("lifetime", chain.lifetime, True, True, ""),
