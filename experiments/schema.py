@@ -131,15 +131,40 @@ class ExperimentConfig:
 
 
 def register_schema() -> None:
-    """Store :class:`ExperimentConfig` in Hydra's ConfigStore (idempotent).
+    """Store :class:`ExperimentConfig` and installed algorithms in Hydra's ConfigStore (idempotent).
 
     Called on import of this module: anything that composes ``conf/config.yaml``
-    (``experiments.run``, the tests, the notebook) imports it first.
+    (``experiments.run``, the tests, the notebook) imports it first.  Every
+    algorithm of an installed package (entry-point group
+    ``sfcbench.algorithms``) becomes an option of the ``algo`` group under its
+    entry-point name, so ``algo=<name>`` needs no file in ``conf/algo/``.
     """
-    ConfigStore.instance().store(name=SCHEMA_NAME, node=ExperimentConfig)
+    from placement.base import algorithm_entry_points
+
+    store = ConfigStore.instance()
+    store.store(name=SCHEMA_NAME, node=ExperimentConfig)
+    for name, ep in algorithm_entry_points().items():
+        store.store(group="algo", name=name, node=_installed_algorithm_node(name, ep))
 
 
-register_schema()
+def _installed_algorithm_node(name, ep) -> dict:
+    """The ``algo`` option of an installed algorithm: its class and the plain defaults of its parameters.
+
+    A package that fails to load still gets its option (the class alone), so
+    that choosing it fails in :func:`check_config` with the import error
+    instead of Hydra's "not found".
+    """
+    from placement.base import algorithm_class
+    from placement.errors import AlgorithmLoadError
+
+    node = {"_target_": f"{ep.module}.{ep.attr}"}
+    try:
+        params = _parameters(algorithm_class(name))
+    except AlgorithmLoadError:
+        return node
+    plain = (bool, int, float, str, list, tuple, type(None))
+    node.update({p: spec.default for p, spec in params.items() if isinstance(spec.default, plain)})
+    return node
 
 
 # ----------------------------------------------------------------------------- checks
@@ -316,13 +341,27 @@ def _node_problems(cfg, key: str, *, given: tuple[str, ...] = ()) -> list[str]:
     return problems
 
 
+def _installed_algorithm_problems(path) -> list[str]:
+    """The registry's message (naming package and entry point) if ``path`` is a broken installed algorithm."""
+    from placement.base import algorithm_class, algorithm_entry_points
+    from placement.errors import AlgorithmLoadError
+
+    for name, ep in algorithm_entry_points().items():
+        if f"{ep.module}.{ep.attr}" == path:
+            try:
+                algorithm_class(name)
+            except AlgorithmLoadError as e:
+                return [f"algo={name}: {e}"]
+    return []
+
+
 def _algorithm_problems(cfg) -> list[str]:
     from placement.base import PlacementAlgorithm
 
     try:
         target = target_of(cfg.algo, "algo")
     except ConfigError as e:
-        return e.problems
+        return _installed_algorithm_problems(cfg.algo.get("_target_")) or e.problems
     if not (inspect.isclass(target) and issubclass(target, PlacementAlgorithm)):
         return [f"algo._target_={cfg.algo._target_!r}: not a placement.base.PlacementAlgorithm subclass"]
     return _node_problems(cfg, "algo")
@@ -404,3 +443,6 @@ def build_instance(cfg):
     except Exception as e:
         raise ConfigError([f"workload ({cfg.workload._target_}) rejects its parameters: {_cause(e)}"]) from None
     return substrate, chains
+
+
+register_schema()  # on import, once every helper above is defined

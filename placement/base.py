@@ -3,8 +3,10 @@
 Every placement algorithm is a :class:`PlacementAlgorithm` (scikit-learn
 style: ``__init__`` only stores keyword parameters) with one verb,
 :meth:`~PlacementAlgorithm.place`, which embeds *all* given chains jointly or
-raises :class:`~placement.errors.Infeasible`.  Algorithms register under a
-short name so that configurations and benchmarks pick them by string.
+raises :class:`~placement.errors.Infeasible`.  Algorithms have a short name
+(the built-in ones listed in :data:`placement.algorithms.BUILTIN`, others
+added by installed packages through the :data:`ENTRY_POINT_GROUP` entry
+points) so that configurations and benchmarks pick them by string.
 :func:`validate_placement` is the shared referee: tests, the online
 simulator and users check any placement with it.
 """
@@ -12,13 +14,15 @@ simulator and users check any placement with it.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
 import time
+import warnings
+from importlib import metadata
 
 import numpy as np
 
-from .errors import ChainError, Infeasible, InvalidPlacement, UnknownAlgorithm
+from .algorithms import BUILTIN
+from .errors import AlgorithmLoadError, ChainError, Infeasible, InvalidPlacement, UnknownAlgorithm
 from .metrics import chain_latency
 from .model import BW, CPU, KIND, MEM, SERVER, Chain, Placement
 from .residual import check_residual, link_endpoints, path_delay, path_edges, usage, working_copy
@@ -27,9 +31,12 @@ from .workload import validate_chain
 
 __all__ = [
     "PlacementAlgorithm",
-    "register",
+    "ENTRY_POINT_GROUP",
     "get_algorithm",
+    "algorithm_class",
     "available_algorithms",
+    "algorithm_entry_points",
+    "registered_name",
     "validate_placement",
     "check_placement",
 ]
@@ -40,9 +47,6 @@ TOLERANCE = 1e-6
 Looser than the algorithms' own :data:`placement.residual.EPS` (1e-9), so a
 placement an algorithm accepts is never rejected for round-off.
 """
-
-_REGISTRY: dict[str, type] = {}
-
 
 class PlacementAlgorithm:
     """Base class of placement algorithms: parameters in, one ``place`` verb.
@@ -62,8 +66,10 @@ class PlacementAlgorithm:
     {'load_weight': 0.5}
     """
 
-    name: str = ""
-    """Registry name, set by :func:`register`."""
+    @property
+    def name(self) -> str:
+        """The name this algorithm is registered under ('' if none), as configurations and results call it."""
+        return registered_name(type(self))
 
     def get_params(self) -> dict:
         """The keyword parameters of ``__init__`` and their current values."""
@@ -193,47 +199,123 @@ def _capped(substrate, chain):
 
 # --------------------------------------------------------------------- registry
 
+ENTRY_POINT_GROUP = "sfcbench.algorithms"
+"""Entry-point group through which an installed package adds algorithms.
 
-def register(name: str):
-    """Class decorator: make a :class:`PlacementAlgorithm` available as ``name``.
+A package declares ``name = "module:Class"`` in this group (``[project.entry-points."sfcbench.algorithms"]``
+of its ``pyproject.toml``); the class must subclass :class:`PlacementAlgorithm`.
+"""
 
-    Examples
-    --------
-    >>> @register("doc-example")
-    ... class Nothing(PlacementAlgorithm):
-    ...     def _place(self, residual, chains, rng):
-    ...         return {}
-    >>> "doc-example" in available_algorithms()
-    True
-    >>> _ = _REGISTRY.pop("doc-example")  # keep the registry clean
+
+_WARNED: set[str] = set()
+
+
+def _builtin_entries() -> dict[str, metadata.EntryPoint]:
+    return {name: metadata.EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in BUILTIN.items()}
+
+
+def _origin(ep: metadata.EntryPoint) -> str:
+    """Where an algorithm comes from, in words: the built-in list, or a package's entry point."""
+    if ep.name in BUILTIN and ep.value == BUILTIN[ep.name]:
+        return f"built-in algorithm {ep.name!r} ({ep.value})"
+    dist = getattr(ep, "dist", None)
+    package = f" of package {dist.name} {dist.version}" if dist is not None else ""
+    return f"entry point {ep.name} = {ep.value!r}{package} (group {ENTRY_POINT_GROUP})"
+
+
+def algorithm_entry_points() -> dict[str, metadata.EntryPoint]:
+    """The third-party algorithms: installed entry points of :data:`ENTRY_POINT_GROUP`, by name.
+
+    Nothing is imported.  An entry point whose name is already taken (by a
+    built-in or by another package) is ignored with a warning naming its
+    package, so that no package can hide a built-in algorithm.
     """
-
-    def decorate(cls):
-        if not (isinstance(cls, type) and issubclass(cls, PlacementAlgorithm)):
-            raise TypeError(f"@register({name!r}) needs a PlacementAlgorithm subclass, got {cls!r}")
-        if _REGISTRY.get(name, cls) is not cls:
-            raise ValueError(f"algorithm name {name!r} is already taken by {_REGISTRY[name].__name__}")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
-
-
-def _load_builtin():
-    importlib.import_module("placement.algorithms")
+    found = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in BUILTIN or ep.name in found:
+            owner = _origin(found[ep.name]) if ep.name in found else "a built-in algorithm"
+            message = f"{_origin(ep)} is ignored: {ep.name!r} is already {owner}; rename the entry point"
+            if message not in _WARNED:  # once per process, however often the registry is read
+                _WARNED.add(message)
+                warnings.warn(message, stacklevel=2)
+            continue
+        found[ep.name] = ep
+    return found
 
 
 def available_algorithms() -> list[str]:
-    """Sorted names of every registered algorithm (the built-in ones included).
+    """Sorted names of every algorithm: the built-in ones and those of installed packages.
+
+    Names only: no algorithm module is imported, so a broken package cannot
+    hide the others (it fails when asked for, see :func:`algorithm_class`).
 
     Examples
     --------
-    >>> available_algorithms()
-    ['first_fit', 'genetic', 'greedy', 'milp', 'random']
+    >>> {"first_fit", "genetic", "greedy", "milp", "random"} <= set(available_algorithms())
+    True
     """
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return sorted({*BUILTIN, *algorithm_entry_points()})
+
+
+def algorithm_class(name: str) -> type[PlacementAlgorithm]:
+    """The class registered as ``name``, its module imported on first use.
+
+    Raises
+    ------
+    UnknownAlgorithm
+        No built-in algorithm or installed entry point has this name.
+    AlgorithmLoadError
+        The entry point cannot be imported or does not name a
+        :class:`PlacementAlgorithm` subclass; the message names the package.
+
+    Examples
+    --------
+    >>> algorithm_class("greedy").__name__
+    'Greedy'
+    """
+    entries = _builtin_entries() if name in BUILTIN else algorithm_entry_points()
+    ep = entries.get(name) if isinstance(name, str) else None
+    if ep is None:
+        raise UnknownAlgorithm(f"unknown algorithm {name!r}: choose one of {', '.join(available_algorithms())}")
+    try:
+        cls = ep.load()
+    except Exception as e:
+        raise AlgorithmLoadError(
+            f"{_origin(ep)} cannot be loaded ({type(e).__name__}: {e}); fix or uninstall that package"
+        ) from e
+    if not (isinstance(cls, type) and issubclass(cls, PlacementAlgorithm)):
+        raise AlgorithmLoadError(
+            f"{_origin(ep)} names a {type(cls).__name__}, not a placement.base.PlacementAlgorithm subclass; "
+            "point it at the algorithm's class"
+        )
+    return cls
+
+
+def registered_name(cls: type) -> str:
+    """The name ``cls`` is registered under, or ``""`` (a subclass does not inherit its parent's name).
+
+    Examples
+    --------
+    >>> from placement.algorithms.greedy import Greedy
+    >>> registered_name(Greedy), registered_name(PlacementAlgorithm)
+    ('greedy', '')
+    """
+    where = (cls.__module__, cls.__qualname__)
+    builtin = _builtin_entries()
+    for name, ep in builtin.items():
+        if (ep.module, ep.attr) == where:
+            return name
+    plugins = algorithm_entry_points()
+    for name, ep in plugins.items():
+        if (ep.module, ep.attr) == where:
+            return name
+    for name, ep in plugins.items():  # an entry point may name a re-export of the class
+        try:
+            if ep.load() is cls:
+                return name
+        except Exception:  # a broken package says so when it is asked for by name
+            continue
+    return ""
 
 
 def get_algorithm(name: str, **params) -> PlacementAlgorithm:
@@ -243,18 +325,12 @@ def get_algorithm(name: str, **params) -> PlacementAlgorithm:
     --------
     >>> get_algorithm("first_fit").name
     'first_fit'
-    >>> get_algorithm("best_fit")
+    >>> get_algorithm("best_fit")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    placement.errors.UnknownAlgorithm: unknown algorithm 'best_fit': choose one of first_fit, genetic, greedy, milp, random
+    placement.errors.UnknownAlgorithm: unknown algorithm 'best_fit': choose one of first_fit, genetic, greedy, ...
     """
-    _load_builtin()
-    try:
-        cls = _REGISTRY[name]
-    except (KeyError, TypeError):
-        raise UnknownAlgorithm(
-            f"unknown algorithm {name!r}: choose one of {', '.join(sorted(_REGISTRY))}"
-        ) from None
+    cls = algorithm_class(name)
     unknown = sorted(set(params) - set(cls._param_names()))
     if unknown:
         raise ValueError(f"{name} has no parameter(s) {unknown}; valid: {cls._param_names()}")

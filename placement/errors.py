@@ -47,6 +47,13 @@ class UnknownAlgorithm(PlacementError, KeyError):
         return str(self.args[0]) if self.args else "unknown algorithm"
 
 
+class AlgorithmLoadError(PlacementError, ImportError):
+    """A registered algorithm cannot be loaded: its module fails to import, or it is no PlacementAlgorithm.
+
+    The message names the package and entry point to fix or uninstall.
+    """
+
+
 class InvalidPlacement(PlacementError, AssertionError):
     """A placement breaks the substrate's or the chains' constraints.
 

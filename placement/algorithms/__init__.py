@@ -1,9 +1,22 @@
-"""The built-in placement algorithms, one module each, registered on import.
+"""The built-in placement algorithms, one module each, listed once in :data:`BUILTIN`.
 
-Importing this package fills the registry of :mod:`placement.base`; pick an
-algorithm with :func:`placement.base.get_algorithm`.
+This package imports none of its modules: :func:`placement.base.get_algorithm`
+loads an algorithm's module the first time the algorithm is asked for, so
+the registry in :mod:`placement.base` and the algorithms (which import it)
+form no import cycle.  Third-party algorithms are found the same way through
+the ``sfcbench.algorithms`` entry-point group.
 """
 
-from . import first_fit, genetic, greedy, milp, random  # noqa: F401  (registration)
+BUILTIN = {
+    "first_fit": "placement.algorithms.first_fit:FirstFit",
+    "genetic": "placement.algorithms.genetic:Genetic",
+    "greedy": "placement.algorithms.greedy:Greedy",
+    "milp": "placement.algorithms.milp:MILP",
+    "random": "placement.algorithms.random:RandomPlacement",
+}
+"""Registry name -> ``"module:Class"`` (entry-point syntax) of every built-in algorithm.
 
-__all__ = ["first_fit", "genetic", "greedy", "milp", "random"]
+Adding a built-in algorithm is one line here (plus its ``conf/algo/*.yaml``).
+"""
+
+__all__ = ["BUILTIN"]

@@ -10,11 +10,9 @@ bandwidth and latency budget left (see :mod:`._sequential`).
 
 from __future__ import annotations
 
-from ..base import register
 from ._sequential import SequentialPlacement
 
 
-@register("first_fit")
 class FirstFit(SequentialPlacement):
     """Place each VNF on the first feasible server in natural node order.
 

@@ -19,7 +19,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..base import PlacementAlgorithm, register
+from ..base import PlacementAlgorithm
 from ..errors import Infeasible
 from ..metrics import BANDWIDTH_WEIGHT, LATENCY_WEIGHT, cost
 from ..model import BW, CPU, MEM, Embedding, Placement
@@ -30,7 +30,6 @@ from .greedy import Greedy
 _KINDS = ("cpu", "mem", "bandwidth", "latency")
 
 
-@register("genetic")
 class Genetic(PlacementAlgorithm):
     """Evolve server assignments of all chains jointly; seeded, deterministic per seed.
 

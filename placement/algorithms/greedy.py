@@ -11,12 +11,10 @@ small load term that spreads VNFs over lightly used servers.
 
 from __future__ import annotations
 
-from ..base import register
 from ..model import CPU
 from ._sequential import SequentialPlacement
 
 
-@register("greedy")
 class Greedy(SequentialPlacement):
     """Minimise, per VNF, path delay from the previous node plus a load term.
 

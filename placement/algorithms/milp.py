@@ -31,7 +31,7 @@ from collections import defaultdict, deque
 import highspy
 import numpy as np
 
-from ..base import PlacementAlgorithm, register
+from ..base import PlacementAlgorithm
 from ..errors import Infeasible, PlacementError
 from ..metrics import BANDWIDTH_WEIGHT, LATENCY_WEIGHT
 from ..model import BW, CPU, DELAY, MEM, Embedding, Placement
@@ -42,7 +42,6 @@ _FEASIBLE = 2  # HiGHS primal_solution_status "feasible"
 _NO_SOLUTION_LIMITS = ("kTimeLimit", "kInterrupt", "kIterationLimit", "kSolutionLimit", "kMemoryLimit")
 
 
-@register("milp")
 class MILP(PlacementAlgorithm):
     """Optimal placement + routing of all chains at once (HiGHS branch and cut).
 

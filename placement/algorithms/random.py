@@ -9,11 +9,9 @@ Links follow shortest-delay paths with bandwidth free.
 
 from __future__ import annotations
 
-from ..base import register
 from ._sequential import SequentialPlacement
 
 
-@register("random")
 class RandomPlacement(SequentialPlacement):
     """Draw each VNF's server uniformly among the feasible ones.
 
