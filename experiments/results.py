@@ -8,7 +8,9 @@ A finished run directory holds
 * ``results.csv`` and ``results.parquet``: the tidy results, one row per
   (run, algorithm, chain, repetition), columns in :data:`COLUMNS`;
 * ``timeline.parquet`` (online runs only): one row per (repetition,
-  arrival), the points of :attr:`placement.online.OnlineResult.timeline`.
+  arrival) and one per repetition at its last event (``event`` "end"), the
+  points of :attr:`placement.online.OnlineResult.timeline` with the running
+  VNE metrics (long-term average revenue, revenue/cost, time per request).
 
 Every file is written atomically (a temporary file in the same directory,
 then :func:`os.replace`), and ``results.parquet`` is written last: its

@@ -14,7 +14,6 @@ all placed chains.  Exit status 1 if any problem is found.
 from __future__ import annotations
 
 import argparse
-import heapq
 import math
 import sys
 from pathlib import Path
@@ -22,15 +21,13 @@ from pathlib import Path
 from placement.base import TOLERANCE, validate_placement
 from placement.metrics import chain_latency
 from placement.model import Placement
+from placement.online import replay
 from placement.residual import release_embedding, reserve_embedding
 from placement.substrate import residual_copy
 
 from .results import RESULTS_FILE, STATUSES, embedding_from_row, load_instance, load_results
 
 __all__ = ["verify_rows", "verify_frame", "verify_run", "find_runs", "main"]
-
-_DEPART, _ARRIVE = 0, 1  # at equal times departures first, as in placement.online
-
 
 def _row_problems(substrate, chain, row, embedding) -> list[str]:
     """Problems of a placed row that the validator does not see: the recorded latency."""
@@ -46,20 +43,20 @@ def verify_rows(substrate, chains, rows) -> list[str]:
     problems = [f"unknown chain {r['chain_id']!r}" for r in rows if r["chain_id"] not in by_id]
     problems += [f"chain {r['chain_id']!r}: unknown status {r['status']!r}" for r in rows if r["status"] not in STATUSES]
     placed = [r for r in rows if r["status"] == "placed" and r["chain_id"] in by_id]
-    events = [(float(r["arrival"]), _ARRIVE, i) for i, r in enumerate(placed)]
-    events += [(float(r["departure"]), _DEPART, i) for i, r in enumerate(placed) if math.isfinite(r["departure"])]
-    heapq.heapify(events)
     residual = residual_copy(substrate)
     embeddings = [embedding_from_row(r) for r in placed]
-    while events:
-        _, kind, i = heapq.heappop(events)
+
+    def arrive(_, i):
         chain, embedding = by_id[placed[i]["chain_id"]], embeddings[i]
-        if kind == _DEPART:
-            release_embedding(residual, chain, embedding)
-            continue
-        problems += validate_placement(residual, [chain], Placement({chain.id: embedding}))
-        problems += _row_problems(substrate, chain, placed[i], embedding)
+        problems.extend(validate_placement(residual, [chain], Placement({chain.id: embedding})))
+        problems.extend(_row_problems(substrate, chain, placed[i], embedding))
         reserve_embedding(residual, chain, embedding)
+        return float(placed[i]["departure"])
+
+    def depart(_, i):
+        release_embedding(residual, by_id[placed[i]["chain_id"]], embeddings[i])
+
+    replay(((float(r["arrival"]), i) for i, r in enumerate(placed)), arrive, depart)
     return problems
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "chain_cost",
     "cost",
     "revenue",
+    "resource_cost",
     "utilisation",
     "acceptance_ratio",
     "chain_rows",
@@ -140,6 +141,24 @@ def revenue(chain: Chain) -> float:
     return float(chain.bw * chain.n_links + sum(v.cpu for v in chain.vnfs))
 
 
+def resource_cost(chain: Chain, embedding: Embedding) -> float:
+    """What ``embedding`` of ``chain`` costs the substrate: ``sum of VNF cpu + bw * hops``.
+
+    The virtual-network-embedding cost of Yu et al. (SIGCOMM CCR 2008), used
+    by VNE benchmarks such as Virne for the revenue-to-cost ratio: the CPU
+    taken plus the bandwidth reserved on every substrate link crossed.  Equal
+    to :func:`revenue` when every virtual link takes exactly one hop.
+
+    Examples
+    --------
+    >>> from placement.model import VNF
+    >>> c = Chain("r", (VNF("a", cpu=1.0), VNF("b", cpu=2.0)), bw=5.0)
+    >>> resource_cost(c, Embedding("r", ("x", "z"), (("x", "y", "z"),))), revenue(c)
+    (13.0, 8.0)
+    """
+    return float(sum(v.cpu for v in chain.vnfs) + chain.bw * hops(embedding))
+
+
 def _fractions(cap_used):
     values = [used / cap for cap, used in cap_used if cap > 0]
     if not values:
@@ -195,9 +214,9 @@ def chain_rows(substrate, chains, placement: Placement, rejected=None) -> list[d
     ``rejected`` get status ``"rejected"`` and reason ``"not placed"``.
     Columns: ``chain_id, status, reason, vnfs, bw, max_latency, servers``
     (dict VNF position -> server), ``paths, model_latency_ms, hops, cost,
-    demand`` (the chain's :func:`revenue`) and ``revenue`` (earned: the
-    demand if placed, else 0).  Latency, hops and cost are NaN for rejected
-    chains.
+    demand`` (the chain's :func:`revenue`), ``revenue`` (earned: the
+    demand if placed, else 0) and ``resource_cost`` (:func:`resource_cost`).
+    Latency, hops and both costs are NaN for rejected chains.
 
     Examples
     --------
@@ -228,6 +247,7 @@ def chain_rows(substrate, chains, placement: Placement, rejected=None) -> list[d
             "cost": chain_cost(substrate, c, e) if e else math.nan,
             "demand": revenue(c),
             "revenue": revenue(c) if e else 0.0,
+            "resource_cost": resource_cost(c, e) if e else math.nan,
         }
         rows.append(row)
     return rows
