@@ -81,10 +81,18 @@ def test_rejected_chains_carry_the_infeasible_reason(run_cfg, tmp_path):
     assert verify_run(tmp_path / "run") == []
 
 
-def test_batch_mode_is_all_or_nothing(run_cfg):
-    df = run_experiment(run_cfg("mode=batch", "topology.cpu=1.0", "topology.n=2", "workload.n=6"))
-    assert df["status"].nunique() == 1
+def test_batch_mode_is_all_or_nothing(run_cfg, tmp_path):
+    tight = ("topology.cpu=1.0", "topology.n=2", "workload.n=6")
+    df = run_experiment(run_cfg("mode=batch", *tight, results_dir=tmp_path / "batch"))
+    _, chains = load_instance(tmp_path / "batch")
+    assert sum(v.cpu for c in chains for v in c.vnfs) > 2 * 1.0  # more than both servers hold: known infeasible
+    assert set(df["status"]) == {"rejected"}
     assert df["solve_time_ms"].nunique() == 1 and df["rep_solve_time_ms"].iloc[0] == df["solve_time_ms"].iloc[0]
+    one_by_one = run_experiment(run_cfg("mode=sequential", *tight, results_dir=tmp_path / "sequential"))
+    assert set(one_by_one["status"]) == {"placed", "rejected"}  # the same chains, taken singly, partly fit
+    roomy = run_experiment(run_cfg("mode=batch", "topology.cpu=64.0", "topology.n=2", "workload.n=6",
+                                   results_dir=tmp_path / "roomy"))
+    assert set(roomy["status"]) == {"placed"} and roomy["solve_time_ms"].nunique() == 1
 
 
 def test_repetitions_vary_the_algorithm_seed_not_the_instance(run_cfg):

@@ -31,6 +31,7 @@ from placement.base import (
     registered_name,
     validate_placement,
 )
+from placement.checks import check_algorithm
 from placement.errors import AlgorithmLoadError, UnknownAlgorithm
 from placement.model import VNF, Chain
 from placement.topologies import star
@@ -156,6 +157,7 @@ def test_installed_package_is_listed_and_built(plugin):
     G = star(3)
     chains = [Chain("c", (VNF("fw"), VNF("ids")), "srv0", "srv1")]
     assert validate_placement(G, chains, algo.place(G, chains, seed=0)) == []
+    check_algorithm(type(algo))  # what the package's own tests would run
 
 
 @pytest.mark.parametrize(
