@@ -8,11 +8,17 @@ the ``sfcbench.algorithms`` entry-point group.
 """
 
 BUILTIN = {
+    "annealing": "placement.algorithms.annealing:SimulatedAnnealing",
     "first_fit": "placement.algorithms.first_fit:FirstFit",
     "genetic": "placement.algorithms.genetic:Genetic",
+    "grc": "placement.algorithms.grc:GRC",
     "greedy": "placement.algorithms.greedy:Greedy",
+    "local_search": "placement.algorithms.local_search:LocalSearch",
     "milp": "placement.algorithms.milp:MILP",
+    "pagerank": "placement.algorithms.pagerank:PageRank",
     "random": "placement.algorithms.random:RandomPlacement",
+    "rw_rank": "placement.algorithms.rw_rank:RWRank",
+    "tabu": "placement.algorithms.tabu:TabuSearch",
 }
 """Registry name -> ``"module:Class"`` (entry-point syntax) of every built-in algorithm.
 
