@@ -1,0 +1,896 @@
+"""Admission control: how much revenue a batch of chains could earn at best, and how much a heuristic earns.
+
+All chains arrive at time 0; an operator may reject some.  The *admission
+optimum* accepts the subset (and embeds it) that maximises accepted
+:func:`~placement.metrics.revenue`, ties broken by least
+:func:`~placement.metrics.cost`.  It is the yardstick for sequential and
+online heuristics: the all-or-nothing MILP of :mod:`placement.algorithms.milp`
+cannot say how many chains a heuristic should have accepted.
+
+* :func:`admission_optimum`: the exact MILP on HiGHS (layered arc-flow, as in
+  the milp module, with an acceptance variable per chain), warm-started from
+  the best sequential heuristic, with the valid inequalities and pruning
+  described in :class:`_AdmissionModel`;
+* :func:`lp_bound`: a cheap upper bound (the LP of a chain-aggregated flow
+  relaxation) for instances too large for the MILP;
+* :func:`admit`: sequential admission by a heuristic (chains in order on the
+  residual, accept what fits), the same as the ``sequential`` mode of
+  experiments and as :func:`placement.online.simulate` with no departures;
+* :func:`sndlib_instance`: the admission instances on SNDlib graphs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import highspy
+import networkx as nx
+import numpy as np
+
+from .algorithms.milp import _simple_path
+from .base import check_placement
+from .errors import ChainError
+from .metrics import BANDWIDTH_WEIGHT, LATENCY_WEIGHT, cost, revenue
+from .model import BW, CPU, DELAY, MEM, VNF, Chain, Embedding, Placement
+from .online import simulate
+from .residual import EPS, feasible_distances, fits, link_endpoints, path_edges
+from .substrate import servers
+
+__all__ = [
+    "Admission",
+    "admit",
+    "admission_optimum",
+    "lp_bound",
+    "sndlib_instance",
+    "SNDLIB_DIR",
+]
+
+SNDLIB_DIR = Path(os.environ.get("SFCBENCH_SNDLIB", Path(__file__).resolve().parents[2] / "shared" / "data" / "sndlib"))
+"""Where :func:`sndlib_instance` finds ``<name>.gml`` (the repository's sibling ``shared/data/sndlib``,
+or ``$SFCBENCH_SNDLIB``)."""
+
+TIE_WEIGHT = 1e-7
+"""Largest share of the offered revenue the cost term may add to the MILP objective.
+
+Small enough that revenue decides (the reported bound adds it back, so it
+stays valid), large enough to steer HiGHS towards cheap embeddings.
+"""
+
+
+@dataclass
+class Admission:
+    """Which chains of a batch are accepted, where they run, and how good that is.
+
+    ``revenue`` is the accepted revenue (the objective), ``bound`` an upper
+    bound on the best possible (the MILP's dual bound; NaN for a heuristic),
+    ``gap = (bound - revenue) / bound``.  ``cost`` is the
+    :func:`~placement.metrics.cost` of the accepted embeddings.  ``status``
+    is HiGHS's model status (``"Optimal"`` when proved) or ``"heuristic"``.
+    """
+
+    placement: Placement
+    rejected: list[str]
+    revenue: float
+    bound: float = math.nan
+    gap: float = math.nan
+    status: str = "heuristic"
+    solve_time: float = 0.0
+    cost: float = 0.0
+    info: dict = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> list[str]:
+        """Ids of the accepted chains."""
+        return list(self.placement.embeddings)
+
+
+# --------------------------------------------------------------------- instances
+
+
+def sndlib_instance(name, n_chains, seed, *, data_dir=None):
+    """An admission instance on SNDlib graph ``name``: ``(substrate, chains)``, all chains at time 0.
+
+    Every node is a server with CPU uniform in [50, 100] (memory 1e6 MiB, never
+    binding); each link has bandwidth uniform in [50, 100] and delay its length
+    (km) x 0.005 ms.  Chain ``"c<i>"`` has 2-5 VNFs of CPU uniform in [5, 20]
+    (no processing delay), bandwidth uniform in [5, 25], two distinct random
+    nodes as ingress and egress, and ``max_latency`` = 1.5 x the
+    shortest-path delay between them + 2 ms.  The same ``seed`` gives the
+    same instance.  Raises ``FileNotFoundError`` (saying where it looked)
+    when the GML file is missing.
+    """
+    from .topologies import load_gml  # topologies imports nothing of this module; keep the import local
+
+    path = Path(data_dir or SNDLIB_DIR) / f"{name}.gml"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no SNDlib topology {str(path)!r}: put the SNDlib GML files in {Path(data_dir or SNDLIB_DIR)} "
+            "or set SFCBENCH_SNDLIB to their directory"
+        )
+    rng = np.random.default_rng(seed)
+    G = load_gml(path, servers="all", cpu=1.0, mem=1e6, bw=1.0)
+    nodes = servers(G)
+    for n in nodes:
+        G.nodes[n][CPU] = float(rng.uniform(50.0, 100.0))
+    for u, v in sorted(G.edges, key=lambda e: (nodes.index(e[0]), nodes.index(e[1]))):
+        G.edges[u, v][BW] = float(rng.uniform(50.0, 100.0))
+    dist = dict(nx.all_pairs_dijkstra_path_length(G, weight=DELAY))
+    chains = []
+    for i in range(n_chains):
+        k = int(rng.integers(2, 6))
+        vnfs = tuple(VNF(f"v{j}", cpu=float(rng.uniform(5.0, 20.0)), mem=1.0) for j in range(k))
+        a, b = (nodes[j] for j in rng.choice(len(nodes), size=2, replace=False))
+        bw = float(rng.uniform(5.0, 25.0))
+        chains.append(Chain(f"c{i}", vnfs, a, b, bw=bw, max_latency=1.5 * dist[a][b] + 2.0))
+    return G, chains
+
+
+# ------------------------------------------------------------------- heuristics
+
+
+def _as_batch(chains):
+    """``chains`` all arriving at time 0 and never leaving (order kept)."""
+    return [dataclasses.replace(c, arrival=0.0, lifetime=math.inf) for c in chains]
+
+
+def admit(substrate, chains, algorithm, seed=None) -> Admission:
+    """Sequential admission by ``algorithm``: chains in order on the residual, accepting what fits.
+
+    Exactly the ``sequential`` mode of the experiments (one ``place`` call per
+    chain, seeds drawn alike from ``seed``); run through
+    :func:`placement.online.simulate` with every chain at time 0.
+    ``algorithm`` is a registered name or a
+    :class:`~placement.base.PlacementAlgorithm`.
+
+    Examples
+    --------
+    >>> from placement.topologies import line
+    >>> G = line(2, cpu=1.0)
+    >>> cs = [Chain(f"c{i}", (VNF("a", cpu=1.0),), "srv0", "srv1") for i in range(3)]
+    >>> a = admit(G, cs, "greedy")
+    >>> a.accepted, a.rejected, a.revenue
+    (['c0', 'c1'], ['c2'], 6.0)
+    """
+    chains = list(chains)
+    start = time.perf_counter()
+    result = simulate(substrate, _as_batch(chains), algorithm, seed=seed)
+    elapsed = time.perf_counter() - start
+    embeddings = {
+        r["chain_id"]: Embedding(r["chain_id"], [r["servers"][i] for i in range(len(r["servers"]))], r["paths"])
+        for r in result.rows
+        if r["status"] == "placed"
+    }
+    placement = Placement(embeddings, solve_time=elapsed, info={"algorithm": result.algorithm})
+    return Admission(
+        placement,
+        [c.id for c in chains if c.id not in embeddings],
+        result.accepted_revenue,
+        solve_time=elapsed,
+        cost=cost(substrate, chains, placement),
+        info={"algorithm": result.algorithm, "ms_per_chain": 1e3 * elapsed / max(len(chains), 1)},
+    )
+
+
+def admission_orders(substrate, chains) -> dict[str, list]:
+    """Chain orders worth trying for sequential admission: as given, by revenue, by revenue per resource.
+
+    ``"revenue"``: largest revenue first.  ``"efficiency"``: largest revenue
+    per unit of what the chain needs at least (its CPU plus its bandwidth
+    times the hop distance between its endpoints, all VNFs on the way),
+    a standard admission-control order.
+    """
+    chains = list(chains)
+    hops = {}
+
+    def least_use(c):
+        if c.ingress is None or c.egress is None:
+            return sum(v.cpu for v in c.vnfs)
+        if c.ingress not in hops:
+            hops[c.ingress] = nx.single_source_shortest_path_length(substrate, c.ingress)
+        return sum(v.cpu for v in c.vnfs) + c.bw * hops[c.ingress].get(c.egress, 0)
+
+    return {
+        "given": chains,
+        "revenue": sorted(chains, key=lambda c: -revenue(c)),
+        "efficiency": sorted(chains, key=lambda c: -revenue(c) / max(least_use(c), EPS)),
+    }
+
+
+def best_heuristic(substrate, chains, algorithms=("greedy",), seed=0) -> Admission:
+    """The best :func:`admit` over ``algorithms`` and the :func:`admission_orders` (most revenue, then least cost).
+
+    ``info["order"]`` names the winning order.
+    """
+    runs = []
+    for order, ordered in admission_orders(substrate, chains).items():
+        for name in algorithms:
+            run = admit(substrate, ordered, name, seed)
+            run.info["order"] = order
+            runs.append(run)
+    return max(runs, key=lambda a: (a.revenue, -a.cost))
+
+
+# ---------------------------------------------------------------------- the MILP
+
+
+def _scope(G, chain, server_list):
+    """What ``chain`` can use: candidate servers per VNF and arcs per virtual link, after pruning.
+
+    A node or arc is kept only if some walk from the ingress (if any) through
+    it to the egress (if any) fits the latency budget over links with the
+    chain's bandwidth free; an arc of a virtual link only if its delay fits
+    that link's own bound.  A virtual link's path never re-enters its fixed
+    source nor leaves its fixed sink.  Returns ``(candidates, arcs, budget, lower)``
+    (``arcs[l]``: list of ``(a, b, delay)``), candidates empty when a VNF fits
+    nowhere.
+    """
+    budget = chain.max_latency - sum(v.proc_delay for v in chain.vnfs) + EPS
+    ends = [chain.ingress, chain.egress]
+    dist = [
+        None if end is None else feasible_distances(G, end, chain.bw, cutoff=budget, paths=False)[0] for end in ends
+    ]
+
+    def lower(node, which):  # least delay between the endpoint and node (0 without that endpoint)
+        return 0.0 if dist[which] is None else dist[which].get(node, math.inf)
+
+    near = {v for v in G if lower(v, 0) + lower(v, 1) <= budget}
+    candidates = [[s for s in server_list if s in near and fits(G, s, vnf)] for vnf in chain.vnfs]
+    edges = [
+        (a, b, attrs[DELAY])
+        for u, v, attrs in G.edges(data=True)
+        if attrs[BW] + EPS >= chain.bw
+        for a, b in ((u, v), (v, u))
+        if lower(a, 0) + attrs[DELAY] + lower(b, 1) <= budget
+    ]
+    has_in, has_out = chain.ingress is not None, chain.egress is not None
+    last = chain.n_links - 1
+    arcs = []
+    for l in range(chain.n_links):
+        bound = _link_bound(chain, l) + EPS
+        arcs.append(
+            [
+                (a, b, d)
+                for a, b, d in edges
+                if d <= bound
+                and not (l == 0 and has_in and b == chain.ingress)
+                and not (l == last and has_out and a == chain.egress)
+            ]
+        )
+    return candidates, arcs, budget, lower
+
+
+def _link_bound(chain, link):
+    bounds = getattr(chain, "link_latency", None)
+    return math.inf if bounds is None else float(bounds[link])
+
+
+class _AdmissionModel:
+    """The admission MILP of a batch as sparse rows for HiGHS.
+
+    Columns per chain ``k``: ``y[k]`` (accepted), ``x[k,i,s]`` (VNF ``i`` on
+    server ``s``) and ``f[k,l,(a,b)]`` (virtual link ``l`` uses arc
+    ``a->b``), all binary.  Rows: ``sum_s x[k,i,s] = y[k]``; per virtual link
+    and node, flow out - flow in = [source here] - [sink here] (the source
+    being the ingress times ``y[k]`` or the previous VNF's ``x``); the chain's
+    link delays ``<= budget * y[k]`` (and each link's own bound); with
+    anti-affinity ``sum_i x[k,i,s] <= y[k]``; server CPU/memory and
+    undirected link bandwidth over all chains (left out when they cannot
+    bind).  Valid inequalities: ``f[k,l,(a,b)] + f[k,l,(b,a)] <= y[k]`` for
+    every link and edge (a simple path crosses an edge once; tightens the LP
+    where ``y`` is fractional).
+
+    Objective (HiGHS minimises): ``-sum revenue[k] y[k] + eps * cost`` where
+    ``eps * (largest possible cost) <= tie_weight`` (:data:`TIE_WEIGHT` times
+    the offered revenue), so the revenue term dominates; :func:`admission_optimum` then minimises the cost exactly with
+    the accepted set fixed.
+    """
+
+    def __init__(self, G, chains, latency_weight, bandwidth_weight, edge_cuts, knapsacks):
+        self.G, self.chains = G, chains
+        self.revenue = np.array([revenue(c) for c in chains])
+        self.cost, self.cost_true, self.integer = [], [], []
+        self.rows, self.row_lo, self.row_hi = [], [], []
+        self.y, self.x, self.f = [], {}, {}
+        self.excluded = []  # chains that fit nowhere (y fixed to 0)
+        server_list = servers(G)
+        node_use = defaultdict(lambda: defaultdict(list))  # server -> resource -> [(col, demand)]
+        edge_use = defaultdict(list)  # frozenset edge -> [(col, bw)]
+        self._lw, self._bw = latency_weight, bandwidth_weight
+        for k, chain in enumerate(chains):
+            self._add_chain(k, chain, server_list, node_use, edge_use, edge_cuts)
+        self._add_capacity_rows(node_use, edge_use)
+        if knapsacks:
+            self._add_knapsacks()
+        true = np.asarray(self.cost_true)
+        worst = float(true.sum()) if len(true) else 0.0
+        self.tie_weight = TIE_WEIGHT * float(self.revenue.sum())
+        self.eps = self.tie_weight / worst if worst > 0 else 0.0
+        self.objective = np.asarray(self.cost, dtype=float) + self.eps * true
+
+    def _column(self, objective, true_cost=0.0):
+        self.cost.append(objective)
+        self.cost_true.append(true_cost)
+        return len(self.cost) - 1
+
+    def _row(self, terms, lo, hi):
+        self.rows.append(terms)
+        self.row_lo.append(lo)
+        self.row_hi.append(hi)
+
+    def _add_chain(self, k, chain, server_list, node_use, edge_use, edge_cuts):
+        candidates, arcs, budget, lower = _scope(self.G, chain, server_list)
+        proc = self._lw * sum(v.proc_delay for v in chain.vnfs)
+        y = self._column(-self.revenue[k], proc)
+        self.y.append(y)
+        if not all(candidates):
+            self.excluded.append(k)
+            candidates = [[] for _ in chain.vnfs]
+            arcs = [[] for _ in arcs]
+        for i, (vnf, fit) in enumerate(zip(chain.vnfs, candidates)):
+            cols = self.x[k, i] = {s: self._column(0.0) for s in fit}
+            self._row([(c, 1.0) for c in cols.values()] + [(y, -1.0)], 0.0, 0.0)
+            for s, c in cols.items():
+                node_use[s][CPU].append((c, vnf.cpu))
+                node_use[s][MEM].append((c, vnf.mem))
+        if getattr(chain, "anti_affinity", False):
+            for s in {s for fit in candidates for s in fit}:
+                terms = [(self.x[k, i][s], 1.0) for i in range(len(chain.vnfs)) if s in self.x[k, i]]
+                if len(terms) > 1:
+                    self._row(terms + [(y, -1.0)], -np.inf, 0.0)
+        self._add_links(k, chain, y, candidates, arcs, budget, edge_use, lower, edge_cuts)
+
+    def _add_links(self, k, chain, y, candidates, arcs, budget, edge_use, lower, edge_cuts):
+        """Arc-flow columns and rows of the virtual links of chain ``k``."""
+        latency = []
+        for l, (source, sink) in enumerate(_link_sources(chain)):
+            flows = self.f[k, l] = {}
+            terms = []
+            for a, b, delay in arcs[l]:
+                col = flows[a, b] = self._column(0.0, self._lw * delay + self._bw * chain.bw)
+                terms.append((col, delay))
+                edge_use[frozenset((a, b))].append((col, chain.bw))
+            latency += terms
+            if _link_bound(chain, l) < budget and terms:
+                self._row(terms + [(y, -_link_bound(chain, l))], -np.inf, 0.0)
+            self._add_conservation(k, y, source, sink, flows)
+            if edge_cuts:
+                for (a, b), col in flows.items():
+                    back = flows.get((b, a))
+                    if back is not None and str(a) < str(b):
+                        self._row([(col, 1.0), (back, 1.0), (y, -1.0)], -np.inf, 0.0)
+        if budget < math.inf and latency:
+            self._row(latency + [(y, -budget)], -np.inf, 0.0)
+
+    def _add_conservation(self, k, y, source, sink, flows):
+        """out-flow - in-flow - [source here] + [sink here] = 0 at every node.
+
+        ``source``/``sink`` are ``("node", n)`` for a fixed endpoint (weighted
+        by ``y``) or ``("vnf", i)`` for the server of VNF ``i``.
+        """
+        terms = defaultdict(list)
+        for (a, b), col in flows.items():
+            terms[a].append((col, 1.0))
+            terms[b].append((col, -1.0))
+        for (kind, what), sign in ((source, -1.0), (sink, 1.0)):
+            if kind == "node":
+                terms[what].append((y, sign))
+            else:
+                for s, col in self.x[k, what].items():
+                    terms[s].append((col, sign))
+        for node, row in terms.items():
+            self._row(row, 0.0, 0.0)
+
+    def _add_capacity_rows(self, node_use, edge_use):
+        G = self.G
+        for s, use in node_use.items():
+            for resource, terms in use.items():
+                if sum(d for _, d in terms) > G.nodes[s][resource] + EPS:
+                    self._row(terms, -np.inf, G.nodes[s][resource] + EPS)
+        for key, terms in edge_use.items():
+            cap = G.edges[tuple(key)][BW]
+            if sum(d for _, d in terms) > cap + EPS:
+                self._row(terms, -np.inf, cap + EPS)
+
+    def _add_knapsacks(self):
+        """Aggregate capacity rows over the ``y`` alone (implied by the flows, but they let HiGHS
+        derive cover cuts on which chains fit together): total CPU; per node, the bandwidth of the
+        chains with exactly one endpoint there against the capacity of its links; total
+        bandwidth x hop distance between the endpoints against the total link capacity.
+        """
+        G, live = self.G, [k for k in range(len(self.chains)) if k not in self.excluded]
+
+        def knapsack(demands, capacity):
+            terms = [(self.y[k], d) for k, d in demands if d > 0]
+            if sum(d for _, d in terms) > capacity + EPS:
+                self._row(terms, -np.inf, capacity + EPS)
+
+        knapsack([(k, sum(v.cpu for v in self.chains[k].vnfs)) for k in live], sum(G.nodes[s][CPU] for s in servers(G)))
+        for node in G:
+            ends = [k for k in live if (self.chains[k].ingress == node) != (self.chains[k].egress == node)]
+            if ends:
+                knapsack([(k, self.chains[k].bw) for k in ends], sum(a[BW] for _, _, a in G.edges(node, data=True)))
+        hops = {}
+        for k in live:
+            c = self.chains[k]
+            if c.ingress is not None and c.egress is not None and c.ingress != c.egress:
+                if c.ingress not in hops:
+                    hops[c.ingress] = nx.single_source_shortest_path_length(G, c.ingress)
+                hops[c.ingress].setdefault(c.egress, 0)
+        knapsack(
+            [(k, self.chains[k].bw * hops[self.chains[k].ingress][self.chains[k].egress]) for k in live
+             if self.chains[k].ingress in hops],
+            sum(a[BW] for _, _, a in G.edges(data=True)),
+        )
+
+    def lp(self, *, relax=False) -> highspy.HighsLp:
+        """The model as a HiGHS LP (every column binary unless ``relax``)."""
+        lp = highspy.HighsLp()
+        n, m = len(self.cost), len(self.rows)
+        lp.num_col_, lp.num_row_ = n, m
+        lp.col_cost_ = self.objective
+        lp.col_lower_ = np.zeros(n)
+        upper = np.ones(n)
+        upper[[self.y[k] for k in self.excluded]] = 0.0
+        lp.col_upper_ = upper
+        lp.row_lower_ = np.asarray(self.row_lo, dtype=float)
+        lp.row_upper_ = np.asarray(self.row_hi, dtype=float)
+        if not relax:
+            lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+        starts = np.cumsum([0] + [len(r) for r in self.rows])
+        matrix = lp.a_matrix_
+        matrix.format_ = highspy.MatrixFormat.kRowwise
+        matrix.num_col_, matrix.num_row_ = n, m
+        matrix.start_ = starts.astype(np.int32)
+        matrix.index_ = np.asarray([c for r in self.rows for c, _ in r], dtype=np.int32)
+        matrix.value_ = np.asarray([v for r in self.rows for _, v in r], dtype=float)
+        return lp
+
+    def vector(self, placement: Placement):
+        """The column vector of ``placement`` (chains it embeds accepted), or None if outside the model."""
+        values = np.zeros(len(self.cost))
+        for k, chain in enumerate(self.chains):
+            e = placement.embeddings.get(chain.id)
+            if e is None:
+                continue
+            values[self.y[k]] = 1.0
+            for i, s in enumerate(e.servers):
+                if s not in self.x[k, i]:
+                    return None
+                values[self.x[k, i][s]] = 1.0
+            for l, path in enumerate(e.paths):
+                for arc in path_edges(path):
+                    if arc not in self.f[k, l]:
+                        return None
+                    values[self.f[k, l][arc]] += 1.0
+        return values
+
+    def extract(self, values) -> Placement:
+        """The accepted chains' embeddings read off a solution vector."""
+        out = {}
+        for k, chain in enumerate(self.chains):
+            if values[self.y[k]] < 0.5:
+                continue
+            placed = [max(self.x[k, i], key=lambda s: values[self.x[k, i][s]]) for i in range(len(chain.vnfs))]
+            paths = [
+                _simple_path(self.f[k, l], values, a, b, chain.id)
+                for l, (a, b) in enumerate(link_endpoints(chain, placed))
+            ]
+            out[chain.id] = Embedding(chain.id, placed, paths)
+        return Placement(out)
+
+
+def _link_sources(chain):
+    """``(source, sink)`` of each virtual link: ``("node", n)`` for an endpoint, ``("vnf", i)`` for a VNF."""
+    hops = [("vnf", i) for i in range(len(chain.vnfs))]
+    if chain.ingress is not None:
+        hops.insert(0, ("node", chain.ingress))
+    if chain.egress is not None:
+        hops.append(("node", chain.egress))
+    return list(zip(hops[:-1], hops[1:]))
+
+
+def _highs(options):
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    for option, value in options.items():
+        h.setOptionValue(option, value)
+    return h
+
+
+def admission_optimum(
+    substrate,
+    chains,
+    *,
+    time_limit=60.0,
+    threads=1,
+    warm_start=("greedy",),
+    tie_break_time=10.0,
+    formulation="path",
+    max_paths=None,
+    edge_cuts=False,
+    knapsacks=True,
+    latency_weight=LATENCY_WEIGHT,
+    bandwidth_weight=BANDWIDTH_WEIGHT,
+    highs_options=None,
+) -> Admission:
+    """The revenue-maximal accepted subset of ``chains`` and its embeddings, by MILP on HiGHS.
+
+    Maximises accepted :func:`~placement.metrics.revenue` (proved to
+    ``mip_rel_gap = 0`` within ``time_limit`` s); then, with that accepted set
+    fixed, minimises :func:`~placement.metrics.cost` (at most
+    ``tie_break_time`` s more; 0 skips it).  Warm-started from
+    :func:`best_heuristic` over ``warm_start`` (empty: none).  The accepted
+    placement passes :func:`~placement.base.check_placement` for the
+    accepted chains.  ``info`` holds ``n_vars``, ``n_constraints``, ``nodes``,
+    ``warm_start`` (its revenue), ``tie_break`` (HiGHS status of the cost
+    phase) and ``build_s``/``solve_s``.
+
+    Examples
+    --------
+    >>> from placement.topologies import line
+    >>> G = line(2, cpu=1.0)
+    >>> cs = [Chain("small", (VNF("a", cpu=0.4),), "srv0", "srv1", bw=1.0),
+    ...       Chain("big", (VNF("a", cpu=1.0),), "srv0", "srv1", bw=1.0),
+    ...       Chain("huge", (VNF("a", cpu=1.0), VNF("b", cpu=0.8)), "srv0", "srv1", bw=1.0)]
+    >>> a = admission_optimum(G, cs)
+    >>> sorted(a.accepted), a.rejected, a.status  # two cores: big + small beat huge alone
+    (['big', 'small'], ['huge'], 'Optimal')
+    >>> round(a.revenue, 6), round(a.bound, 4)
+    (5.4, 5.4)
+    """
+    start = time.perf_counter()
+    chains = list(chains)
+    if len({c.id for c in chains}) != len(chains):
+        raise ChainError("duplicate chain ids: every chain of a batch needs its own id")
+    if formulation == "path":
+        model = _PathModel(substrate, chains, latency_weight, bandwidth_weight, edge_cuts, knapsacks, max_paths)
+    elif formulation == "arc":
+        model = _AdmissionModel(substrate, chains, latency_weight, bandwidth_weight, edge_cuts, knapsacks)
+    else:
+        raise ValueError(f"formulation must be 'path' or 'arc', got {formulation!r}")
+    built = time.perf_counter()
+    h = _highs(
+        {
+            "time_limit": float(time_limit),
+            "threads": int(threads),
+            "mip_rel_gap": 0.0,
+            "random_seed": 0,
+            **(highs_options or {}),
+        }
+    )
+    h.passModel(model.lp())
+    warm = best_heuristic(substrate, chains, warm_start) if warm_start else None
+    warm_vector = model.vector(warm.placement) if warm else None
+    if warm_vector is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = list(warm_vector)
+        solution.value_valid = True
+        h.setSolution(solution)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    info = h.getInfo()
+    values = np.asarray(h.getSolution().col_value) if info.primal_solution_status == 2 else warm_vector
+    if values is None:  # no solution at all (time limit before any): accept nothing
+        values = np.zeros(len(model.cost))
+    # HiGHS bounds -revenue + eps * cost from below, and eps * cost <= tie_weight.
+    bound = -float(info.mip_dual_bound) + model.tie_weight if math.isfinite(info.mip_dual_bound) else math.inf
+    facts = {
+        "n_vars": int(h.getNumCol()),
+        "n_constraints": int(h.getNumRow()),
+        "nodes": int(info.mip_node_count),
+        "warm_start": warm.revenue if warm else None,
+        "build_s": built - start,
+    }
+    facts["tie_break"] = None
+    if tie_break_time > 0:
+        facts["tie_break"], cheaper = _minimise_cost(h, model, values, tie_break_time)
+        values = values if cheaper is None else cheaper
+    placement = model.extract(values)
+    kept = [c for c in chains if c.id in placement.embeddings]
+    check_placement(substrate, kept, placement)
+    earned = float(sum(revenue(c) for c in kept))
+    bound = max(bound, earned)  # the optimum is at least what was found
+    elapsed = time.perf_counter() - start
+    facts["solve_s"] = elapsed - facts["build_s"]
+    placement.solve_time, placement.info = elapsed, {"status": status, "objective": earned, "bound": bound, **facts}
+    return Admission(
+        placement,
+        [c.id for c in chains if c.id not in placement.embeddings],
+        earned,
+        bound=bound,
+        gap=(bound - earned) / bound if bound > 0 else 0.0,
+        status=status,
+        solve_time=elapsed,
+        cost=cost(substrate, kept, placement, latency_weight=latency_weight, bandwidth_weight=bandwidth_weight),
+        info=facts,
+    )
+
+
+def _minimise_cost(h, model, values, time_limit):
+    """Phase 2: the accepted set fixed, minimise the true cost; ``(status, values or None)``."""
+    accepted = values[model.y] > 0.5
+    if not accepted.any():
+        return "nothing accepted", None
+    y = np.asarray(model.y, dtype=np.int32)
+    fixed = accepted.astype(float)
+    h.changeColsBounds(len(y), y, fixed, fixed)
+    h.changeColsCost(len(model.cost), np.arange(len(model.cost), dtype=np.int32), np.asarray(model.cost_true))
+    h.setOptionValue("time_limit", float(time_limit))
+    solution = highspy.HighsSolution()
+    solution.col_value = list(values)
+    solution.value_valid = True
+    h.setSolution(solution)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    if h.getInfo().primal_solution_status != 2:
+        return status, None
+    return status, np.asarray(h.getSolution().col_value)
+
+
+# ------------------------------------------------------------------- the LP bound
+
+
+def _maximal_cliques(chains):
+    """Sets of chains alive together, one per arrival after which the next event is a departure.
+
+    Chain ``k`` is alive during ``[arrival, arrival + lifetime)``; capacities
+    need checking only where the alive set is maximal.  A batch (all at time
+    0, never leaving) is one clique.
+    """
+    events = sorted(
+        [(c.arrival, 1, k) for k, c in enumerate(chains)]
+        + [(c.arrival + c.lifetime, 0, k) for k, c in enumerate(chains) if math.isfinite(c.lifetime)]
+    )
+    alive, cliques, grew = set(), [], False
+    for _, kind, k in events:
+        if kind == 1:
+            alive.add(k)
+            grew = True
+        else:
+            if grew:
+                cliques.append(sorted(alive))
+            alive.discard(k)
+            grew = False
+    if grew:
+        cliques.append(sorted(alive))
+    return cliques
+
+
+def lp_bound(substrate, chains, *, time_limit=600.0, threads=1) -> float:
+    """An upper bound on the revenue any policy can accept from ``chains``: the LP of a flow relaxation.
+
+    Each chain is relaxed to a fraction ``y`` accepted, one walk-flow of
+    value ``y`` from its ingress to its egress (any server where it has
+    none) within its latency budget, and its total CPU spread over servers
+    the walk visits (each server at most the CPU of the VNFs that fit
+    there).  Every embedding is such a flow, so the LP optimum bounds the
+    admission optimum (and the MILP's own LP, which keeps one flow per
+    virtual link, is at least as tight).  Capacities hold for every set of
+    chains alive at the same time (from ``arrival``/``lifetime``), so the
+    bound also holds for an online run.  Size: per chain, one column per arc
+    and server in its latency scope; solved by HiGHS (interior point).
+
+    Examples
+    --------
+    >>> from placement.topologies import line
+    >>> G = line(2, cpu=1.0)
+    >>> cs = [Chain(f"c{i}", (VNF("a", cpu=1.0),), "srv0", "srv1", bw=1.0) for i in range(3)]
+    >>> round(lp_bound(G, cs), 4)  # two cores: two of the three chains (3.0 each)
+    6.0
+    """
+    chains = list(chains)
+    if not chains:
+        return 0.0
+    model = _FlowRelaxation(substrate, chains)
+    h = _highs({"time_limit": float(time_limit), "threads": int(threads), "solver": "ipm", "run_crossover": "off"})
+    h.passModel(model.lp())
+    h.run()
+    info = h.getInfo()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"the LP bound did not solve: HiGHS status {h.modelStatusToString(h.getModelStatus())}")
+    # The dual objective bounds the LP optimum; interior point stops within its tolerance of it.
+    return float(-info.objective_function_value) * (1 + 1e-6)
+
+
+class _FlowRelaxation(_AdmissionModel):
+    """The rows and columns of :func:`lp_bound` (shares the sparse-row plumbing of the MILP)."""
+
+    def __init__(self, G, chains):
+        self.G, self.chains = G, chains
+        self.revenue = np.array([revenue(c) for c in chains])
+        self.cost, self.cost_true = [], []
+        self.rows, self.row_lo, self.row_hi = [], [], []
+        self.y, self.excluded, self.upper = [], [], {}
+        server_list = servers(G)
+        node_use, edge_use = [], []
+        for k, chain in enumerate(chains):
+            nodes, edges = self._add_chain(k, chain, server_list)
+            node_use.append(nodes)
+            edge_use.append(edges)
+        for clique in _maximal_cliques(chains):
+            self._add_clique(clique, node_use, edge_use)
+        self.objective = np.asarray(self.cost, dtype=float)
+
+    def _add_chain(self, k, chain, server_list):
+        candidates, arcs, budget, _ = _scope(self.G, chain, server_list)
+        y = self._column(-self.revenue[k])
+        self.y.append(y)
+        if not all(candidates):
+            self.excluded.append(k)
+            return {}, {}
+        arcs = {(a, b): d for link in arcs for a, b, d in link}
+        flow = {arc: self._column(0.0) for arc in arcs}
+        for arc in flow:
+            self.upper[flow[arc]] = math.inf
+        total = sum(v.cpu for v in chain.vnfs)
+        hosts = {s for fit in candidates for s in fit}
+        cpu = {s: self._column(0.0) for s in hosts}
+        for s, col in cpu.items():
+            self.upper[col] = math.inf
+        self._row([(c, 1.0) for c in cpu.values()] + [(y, -total)], 0.0, 0.0)
+        terms = defaultdict(list)
+        inflow = defaultdict(list)
+        for (a, b), col in flow.items():
+            terms[a].append((col, 1.0))
+            terms[b].append((col, -1.0))
+            inflow[b].append(col)
+        starts = {}
+        for end, sign in ((chain.ingress, -1.0), (chain.egress, 1.0)):
+            if end is not None:
+                terms[end].append((y, sign))
+                starts[end] = starts.get(end, []) + ([y] if sign < 0 else [])
+            else:  # free endpoint: a fraction y spread over the hosts
+                spread = {s: self._column(0.0) for s in hosts}
+                self._row([(c, 1.0) for c in spread.values()] + [(y, -1.0)], 0.0, 0.0)
+                for s, c in spread.items():
+                    terms[s].append((c, sign))
+                    if sign < 0:
+                        starts[s] = starts.get(s, []) + [c]
+        for node, row in terms.items():
+            self._row(row, 0.0, 0.0)
+        for s, col in cpu.items():
+            fit = sum(v.cpu for v in chain.vnfs if fits(self.G, s, v))
+            visits = [(c, -total) for c in inflow.get(s, []) + starts.get(s, [])]
+            self._row([(col, 1.0)] + visits, -np.inf, 0.0)
+            self._row([(col, 1.0), (y, -fit)], -np.inf, 0.0)
+        if budget < math.inf and flow:
+            self._row([(col, arcs[arc]) for arc, col in flow.items()] + [(y, -budget)], -np.inf, 0.0)
+        edges = defaultdict(list)
+        for (a, b), col in flow.items():
+            edges[frozenset((a, b))].append((col, chain.bw))
+        return {s: [(col, 1.0)] for s, col in cpu.items()}, edges
+
+    def _add_clique(self, clique, node_use, edge_use):
+        nodes, edges = defaultdict(list), defaultdict(list)
+        for k in clique:
+            for s, terms in node_use[k].items():
+                nodes[s] += terms
+            for e, terms in edge_use[k].items():
+                edges[e] += terms
+        for s, terms in nodes.items():
+            self._row(terms, -np.inf, self.G.nodes[s][CPU] + EPS)
+        for e, terms in edges.items():
+            self._row(terms, -np.inf, self.G.edges[tuple(e)][BW] + EPS)
+
+    def lp(self):
+        lp = super().lp(relax=True)
+        upper = np.asarray(lp.col_upper_)
+        for col, value in self.upper.items():
+            upper[col] = value
+        lp.col_upper_ = upper
+        return lp
+
+
+class _PathModel(_AdmissionModel):
+    """The admission MILP with path variables: one binary per virtual link and simple substrate path.
+
+    ``z[k,l,p]``: virtual link ``l`` of chain ``k`` runs along path ``p``,
+    for every simple path ``p`` between candidate hosts (or endpoints) ``a``
+    and ``b`` that fits the latency budget on its own
+    (``d(ingress, a) + delay(p) + d(b, egress) <= budget``, and the link's own
+    bound) over links with the chain's bandwidth free; with ``max_paths``
+    only the shortest ones per pair.  Rows: for each link and node ``a``,
+    ``sum of z starting at a = [link source at a]`` and likewise for the
+    ends.  The LP is tighter than the arc flow's: every path is
+    latency-feasible on its own and no flow can cycle.
+    """
+
+    def __init__(self, G, chains, latency_weight, bandwidth_weight, edge_cuts, knapsacks, max_paths=None):
+        self.max_paths, self.complete, self._paths = max_paths, True, {}
+        super().__init__(G, chains, latency_weight, bandwidth_weight, edge_cuts, knapsacks)
+
+    def _add_links(self, k, chain, y, candidates, arcs, budget, edge_use, lower, edge_cuts):
+        latency = []
+        for l, (source, sink) in enumerate(_link_sources(chain)):
+            starts = [source[1]] if source[0] == "node" else candidates[source[1]]
+            ends = [sink[1]] if sink[0] == "node" else candidates[sink[1]]
+            cap_link = min(budget, _link_bound(chain, l) + EPS)
+            paths = self.f[k, l] = {}
+            by_start, by_end = defaultdict(list), defaultdict(list)
+            for a in starts:
+                for b in ends:
+                    cap = min(cap_link, budget - lower(a, 0) - lower(b, 1))
+                    for delay, path in self._simple_paths(a, b, cap, chain.bw):
+                        col = self._column(0.0, self._lw * delay + self._bw * chain.bw * (len(path) - 1))
+                        paths[path] = col
+                        by_start[a].append((col, 1.0))
+                        by_end[b].append((col, 1.0))
+                        if delay > 0:
+                            latency.append((col, delay))
+                        for u, v in path_edges(path):
+                            edge_use[frozenset((u, v))].append((col, chain.bw))
+            for side, nodes, grouped in ((source, starts, by_start), (sink, ends, by_end)):
+                for node in nodes:
+                    if side[0] == "node":
+                        self._row(grouped[node] + [(y, -1.0)], 0.0, 0.0)
+                    else:
+                        self._row(grouped[node] + [(self.x[k, side[1]][node], -1.0)], 0.0, 0.0)
+        if budget < math.inf and latency:
+            self._row(latency + [(y, -budget)], -np.inf, 0.0)
+
+    def _simple_paths(self, a, b, cap, bw):
+        """``(delay, path)`` of the simple ``a``-``b`` paths within ``cap`` ms over links with ``bw`` free."""
+        if a == b:
+            return [(0.0, (a,))]
+        if cap < 0:
+            return []
+        found = self._enumerate(a, b, cap)
+        G = self.G
+        out = [
+            (d, p) for d, p in found if d <= cap and all(G.edges[u, v][BW] + EPS >= bw for u, v in path_edges(p))
+        ]
+        if self.max_paths is not None and len(out) > self.max_paths:
+            self.complete = False
+            out = out[: self.max_paths]
+        return out
+
+    def _enumerate(self, a, b, cap):
+        """Every simple ``a``-``b`` path within ``cap`` (cached per pair, widest cap so far), by delay."""
+        have = self._paths.get((a, b))
+        if have is not None and have[0] >= cap:
+            return have[1]
+        G = self.G
+        to_b = nx.single_source_dijkstra_path_length(G, b, cutoff=cap, weight=DELAY)
+        found, stack = [], [(a, (a,), 0.0)]
+        while stack:
+            node, path, delay = stack.pop()
+            for nxt, attrs in G[node].items():
+                d = delay + attrs[DELAY]
+                if nxt in path or d + to_b.get(nxt, math.inf) > cap:
+                    continue
+                if nxt == b:
+                    found.append((d, path + (b,)))
+                else:
+                    stack.append((nxt, path + (nxt,), d))
+        found.sort(key=lambda item: (item[0], len(item[1])))
+        self._paths[a, b] = (cap, found)
+        return found
+
+    def vector(self, placement):
+        values = np.zeros(len(self.cost))
+        for k, chain in enumerate(self.chains):
+            e = placement.embeddings.get(chain.id)
+            if e is None:
+                continue
+            cols = [self.y[k]] + [self.x[k, i].get(s) for i, s in enumerate(e.servers)]
+            cols += [self.f[k, l].get(tuple(p)) for l, p in enumerate(e.paths)]
+            if any(c is None for c in cols):
+                return None
+            values[cols] = 1.0
+        return values
+
+    def extract(self, values):
+        out = {}
+        for k, chain in enumerate(self.chains):
+            if values[self.y[k]] < 0.5:
+                continue
+            placed = [max(self.x[k, i], key=lambda s: values[self.x[k, i][s]]) for i in range(len(chain.vnfs))]
+            paths = [max(self.f[k, l], key=lambda p: values[self.f[k, l][p]]) for l in range(chain.n_links)]
+            out[chain.id] = Embedding(chain.id, placed, paths)
+        return Placement(out)
