@@ -222,3 +222,12 @@ def test_sweep_with_the_submitit_local_launcher(cli, tmp_path):
     assert done.returncode == 0, done.stderr
     df = report.merge([tmp_path / "sweep"])
     assert sorted(df["algorithm"].unique()) == ["first_fit", "greedy"] and len(df) == 6
+
+
+def test_highs_banner_goes_to_the_job_log_not_stdout(cli, tmp_path):
+    args = ["-m", "experiment=placement_only", "algo=milp", "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    done = cli(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Running HiGHS" not in done.stdout and "Running HiGHS" not in done.stderr
+    logs = sorted((tmp_path / "sweep").glob("*/run.log"))
+    assert len(logs) == 2 and any("[placement.highs][INFO] - Running HiGHS" in log.read_text() for log in logs)

@@ -37,6 +37,7 @@ from ..metrics import BANDWIDTH_WEIGHT, LATENCY_WEIGHT
 from ..model import BW, CPU, DELAY, MEM, Embedding, Placement
 from ..residual import EPS, feasible_distances, fits, link_endpoints, raise_infeasible
 from ..substrate import servers
+from ._highs import quiet_highs
 
 _FEASIBLE = 2  # HiGHS primal_solution_status "feasible"
 _NO_SOLUTION_LIMITS = ("kTimeLimit", "kInterrupt", "kIterationLimit", "kSolutionLimit", "kMemoryLimit")
@@ -120,15 +121,9 @@ class MILP(PlacementAlgorithm):
         return Placement(model.extract(values), info=facts)
 
     def _solve(self, model):
-        h = highspy.Highs()
-        for option, value in (
-            ("output_flag", False),
-            ("time_limit", float(self.time_limit)),
-            ("threads", int(self.threads)),
-            ("mip_rel_gap", float(self.mip_rel_gap)),
-            ("random_seed", 0),
-        ):
-            h.setOptionValue(option, value)
+        h = quiet_highs(
+            time_limit=float(self.time_limit), threads=int(self.threads), mip_rel_gap=float(self.mip_rel_gap), random_seed=0
+        )
         h.passModel(model.lp())
         h.run()
         return h
