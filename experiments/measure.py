@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from placement.model import Placement
 
-from .results import MEASURED_COLUMNS, embedding_from_row
+from .results import MEASURED_COLUMNS
 
 __all__ = ["not_measured", "preflight", "deploy_and_measure"]
 
@@ -53,22 +53,20 @@ def preflight(testbed_cfg) -> None:
     testbed_preflight(testbed_cfg.kind)
 
 
-def deploy_and_measure(substrate, chains, rows, testbed_cfg, log=print) -> list[dict]:
+def deploy_and_measure(substrate, chains, rows, placement: Placement, testbed_cfg, log=print) -> list[dict]:
     """``rows`` with the testbed's measurements merged in (by ``chain_id``).
 
-    Deploys the placed chains of one repetition with
+    Deploys ``placement`` (the placed chains of one repetition) with
     ``testbed.deploy.Testbed`` (servers of kind ``testbed_cfg.kind``, images
     ``testbed_cfg.images``, link delay by ``testbed_cfg.delay``), sends
     ``testbed_cfg.requests`` requests per chain, and tears the testbed down
     (also on failure).  With nothing placed, nothing is deployed.
     """
-    placed = [row for row in rows if row["status"] == "placed"]
-    if not placed:
+    if not placement.embeddings:
         return [{**row, **not_measured()} for row in rows]
     from testbed.deploy import Testbed  # lazy: root, Mininet and Docker only when deploying
     from testbed.images import ImageNames
 
-    placement = Placement({row["chain_id"]: embedding_from_row(row) for row in placed})
     deployed = [c for c in chains if c.id in placement.embeddings]
     images = ImageNames(**OmegaConf.to_container(testbed_cfg.images, resolve=True))
     with Testbed(

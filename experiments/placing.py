@@ -50,6 +50,8 @@ class Outcome:
     rows: list[dict]
     solve_time_ms: float
     timeline: list[dict] = field(default_factory=list)
+    placement: Placement = field(default_factory=Placement)
+    """The embeddings of the placed chains: what the testbed deploys."""
 
 
 def _call(G, chains, algo, seed, substrate) -> tuple[list[dict], Placement]:
@@ -104,14 +106,14 @@ def place_sequential(substrate, chains, algo, *, seed, bar) -> Outcome:
         rows.append(row)
         total += row["solve_time_ms"]
         bar.update(1)
-    return Outcome(_tidy(substrate, chains, rows), total)
+    return _outcome(substrate, chains, rows, total)
 
 
 def place_batch(substrate, chains, algo, *, seed, bar) -> Outcome:
     """Place all ``chains`` jointly in one call (all or nothing)."""
     rows, _ = _call(substrate, list(chains), algo, seed, substrate)
     bar.update(len(chains))
-    return Outcome(_tidy(substrate, chains, rows), rows[0]["solve_time_ms"] if rows else 0.0)
+    return _outcome(substrate, chains, rows, rows[0]["solve_time_ms"] if rows else 0.0)
 
 
 def place_online(substrate, chains, algo, *, seed, bar) -> Outcome:
@@ -122,26 +124,28 @@ def place_online(substrate, chains, algo, *, seed, bar) -> Outcome:
     except Exception as e:  # an algorithm bug (Infeasible is handled by simulate)
         rows = _failed(substrate, chains, "error", type(e).__name__, str(e), _ms_since(start))
         bar.update(len(chains))
-        return Outcome(_tidy(substrate, chains, rows), _ms_since(start))
+        return _outcome(substrate, chains, rows, _ms_since(start))
     bar.update(len(chains))
     by_id = {row["chain_id"]: {**row, "solve_time_ms": row["solve_ms"], "detail": None} for row in result.rows}
     rows = [by_id[c.id] for c in chains]
-    return Outcome(_tidy(substrate, chains, rows), float(sum(result.solve_ms)), result.timeline)
+    return _outcome(substrate, chains, rows, float(sum(result.solve_ms)), result.timeline)
 
 
 PLACERS = {"sequential": place_sequential, "batch": place_batch, "online": place_online}
 """Mode name (``cfg.mode``) -> placement function."""
 
 
-def _tidy(substrate, chains, rows) -> list[dict]:
-    """Turn :func:`placement.metrics.chain_rows` rows into result rows (JSON text for structures)."""
-    return [_tidy_row(substrate, chain, row) for chain, row in zip(chains, rows, strict=True)]
+def _outcome(substrate, chains, rows, solve_time_ms, timeline=()) -> Outcome:
+    """From :func:`placement.metrics.chain_rows` rows: result rows (JSON text for structures) and the placement."""
+    embeddings = {chain.id: Embedding(chain.id, [row["servers"][i] for i in range(len(chain.vnfs))], row["paths"])
+                  for chain, row in zip(chains, rows, strict=True) if row["status"] == "placed"}
+    tidy = [_tidy_row(substrate, chain, row, embeddings.get(chain.id)) for chain, row in zip(chains, rows)]
+    return Outcome(tidy, solve_time_ms, list(timeline), Placement(embeddings))
 
 
-def _tidy_row(substrate, chain, row) -> dict:
-    placed = row["status"] == "placed"
-    servers = [row["servers"][i] for i in range(len(row["servers"]))]
-    embedding = Embedding(chain.id, servers, row["paths"]) if placed else None
+def _tidy_row(substrate, chain, row, embedding) -> dict:
+    placed = embedding is not None
+    servers = list(embedding.servers) if placed else []
     return {
         "chain_id": chain.id,
         "status": row["status"],

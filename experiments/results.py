@@ -25,13 +25,13 @@ import functools
 import importlib.metadata
 import json
 import math
-import os
 import platform
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 
+from placement.fileio import atomic_write
 from placement.model import Embedding
 from placement.substrate import substrate_from_json, substrate_to_json
 from placement.workload import chains_from_json, chains_to_json
@@ -120,20 +120,6 @@ def ordered_columns(names) -> list[str]:
 
 STATUSES = ("placed", "rejected", "skipped", "error")
 """``skipped``: the algorithm declined the instance (``skip()``, e.g. MILP too large)."""
-
-
-def atomic_write(path, write) -> None:
-    """Call ``write(tmp_path)``, then move the temporary file onto ``path`` in one step.
-
-    Readers (and a rerun deciding whether to skip) never see half a file.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 FIGURE_FORMATS = ("png", "svg")

@@ -139,7 +139,7 @@ def _repetition(cfg, substrate, chains, algo, rep: int, bar) -> tuple[list[dict]
     timeline = [{"repetition": rep, **point} for point in outcome.timeline]
     if cfg.testbed.kind == "none":
         return [{**row, **not_measured()} for row in rows], timeline
-    return deploy_and_measure(substrate, chains, rows, cfg.testbed, log=log.info), timeline
+    return deploy_and_measure(substrate, chains, rows, outcome.placement, cfg.testbed, log=log.info), timeline
 
 
 def _existing(run_dir: Path, fingerprint: str) -> pd.DataFrame:

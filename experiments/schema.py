@@ -39,6 +39,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.errors import CompactHydraException, InstantiationException
 from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, ListConfig
+from testbed.images import ImageNames  # imports neither Mininet nor Docker
 
 __all__ = [
     "MODES",
@@ -88,12 +89,12 @@ class ConfigError(CompactHydraException, ValueError):
 
 @dataclass
 class ImagesConfig:
-    """Testbed image names (fields of ``testbed.images.ImageNames``)."""
+    """Testbed image names: the fields and defaults of ``testbed.images.ImageNames``, in one place."""
 
-    base: str = MISSING
-    dind: str = MISSING
-    vnf: str = MISSING
-    pull: bool = MISSING
+    base: str = ImageNames.base
+    dind: str = ImageNames.dind
+    vnf: str = ImageNames.vnf
+    pull: bool = ImageNames.pull
 
 
 @dataclass

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from testbed import system
-from testbed.runtime import LABEL, PREFIX, Manifest
+from testbed.manifest import LABEL, PREFIX, Manifest
 
 
 def _docker(client=None):

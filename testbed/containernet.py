@@ -18,10 +18,11 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mininet.link import Link, TCLink
-from mininet.log import info, warn
+from mininet.log import info, output, warn
 from mininet.net import Mininet
 from mininet.node import OVSSwitch
 from mininet.nodelib import LinuxBridge
@@ -30,7 +31,7 @@ from mininet.moduledeps import pathCheck
 from testbed import system
 from testbed.nodes import DockerHost, ProcessHost, RunNode, SfcLink, privileged_options
 from testbed.runtime import Run
-from testbed.system import TestbedError
+from testbed.system import TestbedError, parallel
 
 # Containernet's addDocker keywords and the docker-py argument each becomes.
 DOCKER_ARGS = {
@@ -60,7 +61,7 @@ class Docker(DockerHost):
     links unless ``network_mode``, ``ports`` or ``port_bindings`` ask for one.
     """
 
-    def __init__(self, name, run, dimage=None, dcmd=None, **kwargs):
+    def __init__(self, name, run, dimage=None, dcmd=None, *, pool=None, **kwargs):
         unknown = sorted(set(kwargs) - set(DOCKER_ARGS) - HOST_PARAMS - SPECIAL)
         if unknown:
             raise TestbedError(f"addDocker({name!r}): unsupported argument(s) {', '.join(unknown)}; "
@@ -84,7 +85,7 @@ class Docker(DockerHost):
                     docker_args[key] = list(docker_args.get(key) or []) + value
                 else:
                     docker_args.setdefault(key, value)
-        super().__init__(name, run, dimage, dcmd, docker_args=docker_args, **kwargs)
+        super().__init__(name, run, dimage, dcmd, docker_args=docker_args, pool=pool, **kwargs)
         self.dimage, self.dcmd = dimage, dcmd
 
     def setDefaultRoute(self, intf=None):
@@ -164,12 +165,19 @@ SWITCHES = {"bridge": Bridge, "ovs": OvsBridge}
 class Containernet(Mininet):
     """Mininet with Containernet's ``addDocker``/``removeDocker``, on one sfcbench run.
 
-    ``net.stop()`` tears the run down (containers, namespaces, relays, cgroup).
+    Containers are created in the background as hosts are added (up to
+    ``workers`` at once), and links that touch a host still being created are
+    made when the network is first used (``build``/``start``, a command on one
+    of its hosts, :meth:`materialize`): a script that adds 50 Docker hosts one
+    by one waits for them once.  ``net.stop()`` tears the run down
+    (containers in parallel, namespaces, relays, cgroup).
     """
 
-    def __init__(self, *args, run: Run | None = None, delay: str = "auto", **kwargs):
+    def __init__(self, *args, run: Run | None = None, delay: str = "auto", workers: int = 8, **kwargs):
         system.require_root()
         self.run = run or Run(delay=delay)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"{self.run.name}-create")
+        self._deferred_links: list[DeferredLink] = []
         switch = kwargs.get("switch", "bridge")
         kwargs["switch"] = SWITCHES[switch] if isinstance(switch, str) else switch
         kwargs.setdefault("host", ProcessHost)
@@ -185,7 +193,13 @@ class Containernet(Mininet):
         return cls
 
     def addHost(self, name, cls=None, **params):
-        return super().addHost(name, cls=self._bind(cls or self.host), **params)
+        cls = cls or self.host
+        if isinstance(cls, type) and issubclass(cls, DockerHost):
+            params.setdefault("pool", self._pool)
+        host = super().addHost(name, cls=self._bind(cls), **params)
+        if isinstance(host, DockerHost):
+            host.realizer = self.materialize
+        return host
 
     def addSwitch(self, name, cls=None, **params):
         return super().addSwitch(name, cls=self._bind(cls or self.switch), **params)
@@ -196,8 +210,57 @@ class Containernet(Mininet):
         return None
 
     def addLink(self, node1, node2, port1=None, port2=None, cls=None, **params):
+        """Add a link; one to a host still being created is made by :meth:`materialize`."""
         cls = SfcLink if cls in (None, Link, TCLink) else cls
+        node1 = self[node1] if isinstance(node1, str) else node1
+        node2 = self[node2] if isinstance(node2, str) else node2
+        if any(getattr(n, "pending", False) for n in (node1, node2)):
+            link = DeferredLink(self, (node1, node2, port1, port2), dict(params, cls=cls))
+            self._deferred_links.append(link)
+            return link
         return super().addLink(node1, node2, port1, port2, cls=cls, **params)
+
+    def materialize(self) -> None:
+        """Wait for every container being created, start their shells, then make the deferred links.
+
+        Raises the first creation error (the other containers are still
+        removed by :meth:`stop`).
+        """
+        pending = [h for h in self.hosts if getattr(h, "pending", False)]
+        if pending:
+            parallel(lambda h: h.realize(), pending)
+        links, self._deferred_links = self._deferred_links, []
+        for link in links:
+            link.make()
+
+    def build(self):
+        self.materialize()
+        super().build()
+
+    def ping(self, hosts=None, timeout=None):
+        """Mininet's ``ping`` (each host pings every other once; loss in percent), sources in parallel."""
+        if not hosts:
+            hosts = self.hosts
+            output("*** Ping: testing ping reachability\n")
+        opts = f"-W {timeout}" if timeout else ""
+
+        def from_host(node):
+            return [(dest, self._parsePing(node.cmd(f"ping -c1 {opts} {dest.IP()}")) if dest.intfs else (0, 0))
+                    for dest in hosts if dest is not node]
+
+        packets = lost = 0
+        for node, results in zip(hosts, parallel(from_host, hosts, workers=16)):
+            output(f"{node.name} -> ")
+            for dest, (sent, received) in results:
+                packets, lost = packets + sent, lost + sent - received
+                output(f"{dest.name} " if received else "X ")
+            output("\n")
+        if not packets:
+            output("*** Warning: No packets sent\n")
+            return 0
+        ploss = 100.0 * lost / packets
+        output(f"*** Results: {ploss:.0f}% dropped ({packets - lost}/{packets} received)\n")
+        return ploss
 
     def addDocker(self, name, cls=Docker, **params):
         """Add a Docker host (Containernet's keywords: dimage, dcmd, volumes, ...)."""
@@ -205,15 +268,23 @@ class Containernet(Mininet):
 
     def removeDocker(self, name, **params):
         """Remove a Docker host and its links."""
+        self.materialize()
         node = self[name] if isinstance(name, str) else name
         for link in [l for l in self.links if node in (l.intf1.node, l.intf2.node)]:
             self.delLink(link)
         self.delHost(node)
 
     def stop(self):
+        """Stop switches and links as Mininet does, then every host at once, then the run."""
         try:
-            super().stop()
+            self._deferred_links = []
+            hosts, self.hosts = self.hosts, []
+            try:
+                super().stop()
+            finally:
+                parallel(lambda h: h.terminate(), hosts, workers=16)
         finally:
+            self._pool.shutdown(wait=True)
             self.run.close()
 
     def __enter__(self):
@@ -221,3 +292,25 @@ class Containernet(Mininet):
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class DeferredLink:
+    """What ``addLink`` returns for a link to a host still being created: the link once it exists.
+
+    Attribute access makes the network (and so the link) first.
+    """
+
+    def __init__(self, net, ends, params):
+        self._net, self._ends, self._params, self._link = net, ends, params, None
+
+    def make(self):
+        if self._link is None:
+            node1, node2, port1, port2 = self._ends
+            self._link = Mininet.addLink(self._net, node1, node2, port1, port2, **self._params)
+        return self._link
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        self._net.materialize()
+        return getattr(self.make(), name)

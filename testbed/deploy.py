@@ -10,44 +10,25 @@ exit, also after a failure or Ctrl-C.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from testbed import system
-from testbed.images import ImageNames, ensure_images, saved_image
-from testbed.nodes import DinDHost, DockerHost, ProcessHost, SfcLink
+from testbed.containernet import Containernet
+from testbed.images import ImageNames, ensure_images
+from testbed.nodes import UNPRIVILEGED, VNF_DIR, DinDHost, DockerHost, ProcessHost, SfcLink
 from testbed.plan import build_plan
 from testbed.runtime import Run
-from testbed.system import TestbedError
+from testbed.system import TestbedError, parallel
 
-VNF_DIR = Path(__file__).parent / "vnfs"
-HOST_KINDS = ("dind", "docker", "process")
+# Servers as these host classes; behaviour that differs by kind lives in the classes.
+HOST_KINDS = {cls.kind: cls for cls in (DinDHost, DockerHost, ProcessHost)}
 PROTOCOLS = ("http", "tcp")
-CODE_MOUNT = "/opt/sfcbench"
-# VNF processes run as nobody, without capabilities (the VNF image sets the same user).
-UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
-
-
-def _parallel(fn, items, workers=8, desc=None):
-    """``[fn(x) for x in items]`` on a thread pool; a progress bar named ``desc`` on a terminal."""
-    items = list(items)
-    if not items:
-        return []
-    with ThreadPoolExecutor(min(workers, len(items))) as pool, \
-            tqdm(total=len(items), desc=desc, unit="", disable=None if desc else True, leave=False) as bar:
-        futures = [pool.submit(fn, x) for x in items]
-        for future in as_completed(futures):
-            future.result()
-            bar.update()
-        return [f.result() for f in futures]
 
 
 def preflight(host_kind: str) -> None:
@@ -61,7 +42,7 @@ def preflight(host_kind: str) -> None:
     system.require_root()
     for tool in ("ip", "tc", "nsenter", "ethtool"):
         system.which(tool)
-    if host_kind != "process":
+    if HOST_KINDS[host_kind].uses_images:
         from testbed.images import docker_client
 
         docker_client(timeout=30)
@@ -98,8 +79,8 @@ class Testbed:
         self.plan = build_plan(substrate, chains, placement)
         self.host_kind, self.images, self.delay, self.protocol, self.log = host_kind, images, delay, protocol, log
         self.run: Run | None = None
+        self.net: Containernet | None = None
         self.nodes: dict = {}
-        self.links: list[SfcLink] = []
         self.info: dict = {}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -121,18 +102,24 @@ class Testbed:
         self.run = Run(delay=self.delay)
         self.info = {"run_id": self.run.id, "delay_mechanism": self.run.delay, "host_kind": self.host_kind}
         self.log(f"testbed: run {self.run.id}, servers as {self.host_kind} hosts, link delay by {self.run.delay}")
-        if self.host_kind != "process":
+        server = HOST_KINDS[self.host_kind]
+        if server.uses_images:
             ensure_images(self.images, self.run.docker, log=self.log)
-        self._start_servers()
+        self.net = Containernet(run=self.run)
+        for name, spec in self.plan.servers.items():  # containers are created in the background
+            self.nodes[name] = self.net.addHost(
+                name, cls=server, **server.server_params(self.images, spec["cpu"], spec["mem"], log=self.log))
         for name in [*self.plan.routers, *(c["name"] for c in self.plan.clients.values()),
                      *(s["name"] for s in self.plan.sinks.values())]:
-            self.nodes[name] = ProcessHost(name, self.run)
-        for spec in self.plan.links:
-            link = SfcLink(self.nodes[spec.a], self.nodes[spec.b], bw=spec.bw, delay=spec.delay, run=self.run)
+            self.nodes[name] = self.net.addHost(name, cls=ProcessHost)
+        links = [self.net.addLink(spec.a, spec.b, cls=SfcLink, bw=spec.bw, delay=spec.delay)
+                 for spec in self.plan.links]
+        self.net.materialize()
+        for spec, link in zip(self.plan.links, links):
             link.intf1.setIP(f"{spec.ip_a}/30")
             link.intf2.setIP(f"{spec.ip_b}/30")
-            self.links.append(link)
-        _parallel(self._configure_ip, self.nodes.values())
+        parallel(self._configure_ip, self.nodes.values())
+        server.prepare_servers([self.nodes[n] for n in self.plan.servers], self.images, self.run)
         self._start_vnfs()
         self._start_sinks()
         self.info["bring_up_s"] = time.monotonic() - t0
@@ -144,61 +131,34 @@ class Testbed:
         if self.run is None:
             return
         t0 = time.monotonic()
-        _parallel(lambda n: n.terminate(), self.nodes.values())  # delay relays die with the run's cgroup
-        self.run.close()
-        self.info["teardown_s"] = time.monotonic() - t0
-        self.run, self.nodes, self.links = None, {}, []
+        try:
+            if self.net is not None:
+                self.net.stop()  # every host at once, then the run (delay relays die with its cgroup)
+        finally:
+            self.run.close()
+            self.info["teardown_s"] = time.monotonic() - t0
+            self.run, self.net, self.nodes = None, None, {}
 
     # -- bring-up steps --------------------------------------------------------------
 
-    def _start_servers(self):
-        names = list(self.plan.servers)
-        if self.host_kind == "process":
-            for name in names:
-                self.nodes[name] = ProcessHost(name, self.run)
-            return
-        if self.host_kind == "dind":
-            image, cls, command = self.images.dind, DinDHost, None
-            extra = {"log": self.log}
-        else:
-            image, cls, command = self.images.base, DockerHost, ["sleep", "infinity"]
-            extra = {"volumes": {str(VNF_DIR): {"bind": CODE_MOUNT, "mode": "ro"}}}
-
-        def create(name):
-            spec = self.plan.servers[name]
-            return cls.create(self.run, name, image, command, cpu=spec["cpu"], mem=spec["mem"], **extra)
-
-        containers = _parallel(create, names, desc="servers: containers")
-        for name, container in zip(names, containers):
-            self.nodes[name] = cls(name, self.run, container=container)
-        if self.host_kind == "dind":
-            tar = saved_image(self.run.docker, self.images.vnf).name
-            labels = self.run.docker.images.get(self.images.vnf).labels or {}
-            # The thin image borrows the server's Python; a full image brings its own.
-            self.vnf_mounts = ["-v", "/usr:/usr:ro", "-v", "/etc/ld.so.cache:/etc/ld.so.cache:ro"] \
-                if labels.get("sfcbench.thin") == "1" else []
-
-            def ready(node):
-                node.wait_daemon()
-                node.load_image(tar)
-
-            _parallel(ready, [self.nodes[n] for n in names], desc="servers: Docker daemons")
-
     def _configure_ip(self, node):
-        # Forwarding for every node; ports below 1024 for the unprivileged VNFs (per namespace).
+        """Forwarding, the node's chain addresses and its host routes, in one ``ip -batch``."""
+        # Ports below 1024 for the unprivileged VNFs (per namespace).
         node.netcmd("sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 "
                     "net.ipv4.conf.default.rp_filter=0 net.ipv4.ip_unprivileged_port_start=0")
-        for addr in self.plan.addresses.get(node.name, []):
-            node.netcmd(f"ip addr add {addr}/32 dev lo")
-        node.netcmd("ip link set lo up")
-        for dst, via, src in self.plan.routes.get(node.name, []):
-            out = node.netcmd(f"ip route add {dst}/32 via {via}" + (f" src {src}" if src else ""))
-            if out.strip():
-                raise TestbedError(f"{node.name}: route to {dst} via {via}: {out.strip()}")
+        commands = [f"addr add {addr}/32 dev lo" for addr in self.plan.addresses.get(node.name, [])]
+        commands.append("link set lo up")
+        commands += [f"route add {dst}/32 via {via}" + (f" src {src}" if src else "")
+                     for dst, via, src in self.plan.routes.get(node.name, [])]
+        batch = self.run.tmpdir / f"{node.name}.ip"  # read by the host's ip, in the node's namespace
+        batch.write_text("\n".join(commands) + "\n")
+        out = node.netcmd(f"ip -batch {batch}; echo rc=$?")
+        if not out.rstrip().endswith("rc=0"):
+            raise TestbedError(f"{node.name}: configuring addresses and routes failed: {out.strip()}")
 
-    def _vnf_args(self, spec, listen: str) -> list[str]:
-        """The command line of ``vnf.py`` for one VNF instance (its program comes from the caller)."""
-        return ["--role", spec.role, "--name", spec.name, "--listen", listen, "--next", spec.next_url,
+    def _vnf_args(self, spec) -> list[str]:
+        """The command line of ``vnf.py`` for one VNF instance, but where it listens (the server's choice)."""
+        return ["--role", spec.role, "--name", spec.name, "--next", spec.next_url,
                 "--protocol", self.protocol,
                 *(["--rule", "/blocked"] if spec.role == "firewall" else []),
                 *(["--signature", "attack"] if spec.role == "ids" else [])]
@@ -211,30 +171,10 @@ class Testbed:
 
         def start_all(specs):
             for spec in specs:
-                self._start_vnf(self.nodes[spec.server], spec)
+                self.nodes[spec.server].start_vnf(spec, self._vnf_args(spec))
             self._wait_listening([(self.nodes[s.server], s.in_ip, s.port) for s in specs])
 
-        _parallel(start_all, by_server.values(), desc="VNFs: servers done")
-
-    def _start_vnf(self, node, spec):
-        if self.host_kind == "dind":
-            node.docker(
-                "run", "-d", "--name", spec.name, "--label", f"sfcbench.chain={spec.chain_id}",
-                "-p", f"{spec.in_ip}:{spec.port}:8080", "--cpus", f"{min(spec.cpu, os.cpu_count()):g}",
-                "--memory", f"{int(spec.mem)}m", *self.vnf_mounts,
-                self.images.vnf, *self._vnf_args(spec, "0.0.0.0:8080"),
-            )
-            # Relayed requests leave with the virtual link's own source address (see plan.py).
-            next_ip = urlsplit(spec.next_url).hostname
-            node.cmd(f"iptables -t nat -I POSTROUTING -d {next_ip}/32 -j SNAT --to-source {spec.out_ip}")
-        else:
-            if self.host_kind == "process":  # the host's filesystem: this checkout and interpreter
-                program, log = [sys.executable, "-u", str(VNF_DIR / "vnf.py")], self.run.tmpdir / f"{spec.name}.log"
-            else:  # inside the server's container, the code mounted at CODE_MOUNT
-                program, log = ["python3", "-u", f"{CODE_MOUNT}/vnf.py"], f"/tmp/{spec.name}.log"
-            argv = [*UNPRIVILEGED, *program, *self._vnf_args(spec, f"{spec.in_ip}:{spec.port}"),
-                    "--source", spec.out_ip]
-            node.cmd(" ".join(shlex.quote(a) for a in argv) + f" > {log} 2>&1 &")
+        parallel(start_all, by_server.values(), desc="VNFs: servers done")
 
     def _start_sinks(self):
         for sink in self.plan.sinks.values():
@@ -263,8 +203,7 @@ class Testbed:
 
     def stats(self, node, ip, port):
         """Counters of the VNF answering at ip:port, read from ``node``; None if it does not answer."""
-        py = "python3" if isinstance(node, DockerHost) else sys.executable
-        out = node.safe_cmd(f"{py} -c \"import urllib.request as u;print(u.urlopen("
+        out = node.safe_cmd(f"{node.python} -c \"import urllib.request as u;print(u.urlopen("
                             f"'http://{ip}:{port}/_sfcbench/stats',timeout=2).read().decode())\" 2>/dev/null")
         try:
             return json.loads(out.strip().splitlines()[-1])
@@ -317,10 +256,9 @@ class Testbed:
         """What is wrong with the chain's servers and VNFs, in the order a request meets them; None if nothing."""
         for spec in (s for s in self.plan.vnfs if s.chain_id == chain_id):
             node = self.nodes[spec.server]
-            if isinstance(node, DockerHost) and not node.container_running():
-                return f"server {spec.server} is gone (its container was removed or stopped)"
-            if isinstance(node, DinDHost) and not node.daemon_answers():
-                return f"the Docker daemon of server {spec.server} stopped"
+            fault = node.fault()
+            if fault:
+                return fault
             if self.stats(node, spec.in_ip, spec.port) is None:
                 return f"VNF {spec.name} on {spec.server} does not answer (its process or container died)"
         return None

@@ -16,19 +16,23 @@ the node's network namespace, so container images need none of them.
 
 from __future__ import annotations
 
+import functools
 import os
 import pty
 import re
 import select
 import shlex
+import signal
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from testbed import system
-from testbed.system import TestbedError
+from testbed.system import TestbedError, parallel
 
 try:
     from mininet.link import Link, TCIntf
@@ -62,7 +66,50 @@ class RunNode:
             return None
 
 
-class ProcessHost(RunNode, Host):
+VNF_DIR = Path(__file__).parent / "vnfs"
+CODE_MOUNT = "/opt/sfcbench"  # where container servers see VNF_DIR
+# VNF processes run as nobody, without capabilities (the VNF image sets the same user).
+UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+
+
+class ServerBehaviour:
+    """What a testbed server does, per host kind: its parameters, readiness, VNFs and faults.
+
+    The defaults run each VNF as an unprivileged process of the host's
+    interpreter; :class:`DinDHost` overrides them with inner containers.
+    """
+
+    kind = ""
+    python = sys.executable  # the interpreter for helper commands run in this host
+    uses_images = False  # whether servers of this kind need the project's images
+
+    @classmethod
+    def server_params(cls, images, cpu: float, mem: float, log=None) -> dict:
+        """``addHost`` keywords that make a testbed server of this kind."""
+        return {}
+
+    @classmethod
+    def prepare_servers(cls, servers, images, run) -> None:
+        """Make all ``servers`` ready to start VNFs, at once (nothing to do by default)."""
+
+    def start_vnf(self, spec, vnf_args: list[str]) -> None:
+        """Start one VNF (``vnf.py`` with ``vnf_args``) listening on ``spec.in_ip:spec.port``."""
+        argv = [*UNPRIVILEGED, *self._vnf_program(), *vnf_args, "--listen", f"{spec.in_ip}:{spec.port}",
+                "--source", spec.out_ip]
+        self.cmd(" ".join(shlex.quote(str(a)) for a in argv) + f" > {self._vnf_log(spec.name)} 2>&1 &")
+
+    def _vnf_program(self) -> list[str]:
+        return [sys.executable, "-u", str(VNF_DIR / "vnf.py")]
+
+    def _vnf_log(self, name: str) -> str:
+        return str(self.run.tmpdir / f"{name}.log")
+
+    def fault(self) -> str | None:
+        """What is wrong with this server that a request would meet (None: nothing seen)."""
+        return None
+
+
+class ProcessHost(ServerBehaviour, RunNode, Host):
     """A plain Mininet host: private network namespace, shared filesystem and processes."""
 
     kind = "process"
@@ -159,12 +206,22 @@ class SfcLink(Link):
             if node is not None and not node.inNamespace:
                 self.run.manifest.add("links", name1 if node is node1 else name2)
 
-    def delete(self):
-        """Remove the link: its relay, the middle of a split link, and both interfaces."""
+    def stop(self):
+        """At network teardown: ends inside a namespace go with it; delete only the rest."""
+        self._stop_relay()
+        for intf in (self.intf1, self.intf2):
+            if intf is not None and intf.node is not None and not intf.node.inNamespace:
+                intf.delete()
+
+    def _stop_relay(self):
         if self.relay is not None:
             self.relay.kill()
             self.relay.wait()
             self.relay = None
+
+    def delete(self):
+        """Remove the link: its relay, the middle of a split link, and both interfaces."""
+        self._stop_relay()
         if self.mid:
             for m in self.mid:
                 system.run(["ip", "-n", self.run.links_ns, "link", "del", m], check=False)
@@ -302,27 +359,82 @@ def _cgroupfs(client) -> bool:
     return _cgroup_driver[key] == "cgroupfs"
 
 
-class DockerHost(RunNode, Host):
+class DockerHost(ServerBehaviour, RunNode, Host):
     """A Mininet host backed by a container: own filesystem, processes and network.
 
     The Mininet shell enters all of the container's namespaces (nsenter) and
     joins its cgroups, so ``cmd()`` runs inside the container, under its limits.
-    Pass ``container=`` to adopt one created beforehand (parallel bring-up).
+    Pass ``container=`` to adopt one created beforehand, or ``pool=`` (a
+    :class:`concurrent.futures.Executor`) to create it in the background: the
+    host is then *pending* until :meth:`realize` (or its first command) waits
+    for the container and starts the shell, so a network creates many at once.
     """
 
     kind = "docker"
 
-    def __init__(self, name, run, image=None, command=None, *, container=None,
-                 cpu=None, mem=None, docker_args=None, **params):
+    def __init__(self, name, run, image=None, command=None, *, container=None, pool=None,
+                 cpu=None, mem=None, docker_args=None, log=None, **params):
         self.run = run
-        self.container = container or self.create(run, name, image, command, cpu=cpu, mem=mem,
-                                                   **(docker_args or {}))
+        self.realizer = None  # set by a network that must finish its own build first
+        if container is None:
+            create = functools.partial(self.create, run, name, image, command, cpu=cpu, mem=mem, log=log,
+                                       **(docker_args or {}))
+            container = pool.submit(create) if pool is not None else create()
+        self._container = container
         Host.__init__(self, name, **params)
 
+    python = "python3"
+    uses_images = True
+
     @classmethod
-    def create(cls, run, name, image, command=None, *, cpu=None, mem=None, **docker_args):
+    def create(cls, run, name, image, command=None, *, cpu=None, mem=None, log=None, **docker_args):
         """The container behind a host of this kind (create several in parallel, then adopt them)."""
         return create_container(run, name, image, command, kind=cls.kind, cpu=cpu, mem=mem, **docker_args)
+
+    @classmethod
+    def server_params(cls, images, cpu, mem, log=None) -> dict:
+        """A container of the base image with this checkout's VNF code mounted read-only."""
+        return {"image": images.base, "command": ["sleep", "infinity"], "cpu": cpu, "mem": mem,
+                "docker_args": {"volumes": {str(VNF_DIR): {"bind": CODE_MOUNT, "mode": "ro"}}}}
+
+    def _vnf_program(self):
+        return ["python3", "-u", f"{CODE_MOUNT}/vnf.py"]
+
+    def _vnf_log(self, name):
+        return f"/tmp/{name}.log"
+
+    def fault(self):
+        if not self.container_running():
+            return f"server {self.name} is gone (its container was removed or stopped)"
+        return None
+
+    @property
+    def container(self):
+        """The docker-py container (waits for a background creation; raises its error)."""
+        if isinstance(self._container, Future):
+            self._container = self._container.result()
+        return self._container
+
+    @property
+    def pending(self) -> bool:
+        """Whether the shell has not started yet (the container may still be being created)."""
+        return self.shell is None and getattr(self, "_deferred_shell", False)
+
+    def realize(self) -> None:
+        """Wait for the container and start the shell, if that has not happened yet."""
+        if self.pending:
+            self.container  # noqa: B018  (waits for it)
+            self._deferred_shell = False
+            self.startShell()
+
+    def _use(self) -> None:
+        """Before anything that needs the container's namespaces: the whole network, or this host, realized."""
+        if self.pending:
+            (self.realizer or self.realize)()
+
+    def sendCmd(self, *args, **kwargs):
+        self._use()
+        return Host.sendCmd(self, *args, **kwargs)
 
     @property
     def container_pid(self) -> int:
@@ -350,12 +462,20 @@ class DockerHost(RunNode, Host):
         return Host._popen(self, ["sh", "-c", f'{join} exec "$@"', "sh", *cmd], **params)
 
     def popen(self, *args, **kwargs):
+        self._use()
         kwargs.setdefault("mncmd", self.enter_argv())
         return Host.popen(self, *args, **kwargs)
 
     def startShell(self, mnopts=None):
-        """Start the Mininet shell inside the container (Mininet's protocol: prompt chr(127))."""
+        """Start the Mininet shell inside the container (Mininet's protocol: prompt chr(127)).
+
+        While the container is still being created in the background, this
+        only notes that the shell is owed (see :meth:`realize`).
+        """
         if self.shell:
+            return
+        if isinstance(self._container, Future) and not self._container.done():
+            self._deferred_shell = True
             return
         self.pid = self.container_pid
         cmd = self.enter_argv() + ["env", "PS1=" + chr(127), "bash", "--norc", "--noediting",
@@ -398,27 +518,49 @@ class DockerHost(RunNode, Host):
             return None
 
     def netcmd(self, *args) -> str:
+        self._use()
         argv = system.in_netns(self.pid, ["sh", "-c", " ".join(str(a) for a in args)])
         proc = subprocess.run(argv, capture_output=True, text=True)
         return proc.stdout + proc.stderr
 
     def terminate(self):
-        if self.shell and self.shell.poll() is None:
-            try:
-                os.killpg(self.shell.pid, 9)
-            except ProcessLookupError:
-                pass
+        self._kill_shell()
         self.cleanup()
         self.remove_container()
+
+    def _kill_shell(self):
+        """Kill the shell and reap it before the container goes.
+
+        nsenter forks the shell into the container's PID namespace, where
+        interactive bash leads its own process group: a killpg of nsenter's
+        group misses it.  Left alive, it is reparented outside the container
+        and the daemon's kill then waits about 2 s for the namespace to empty.
+        """
+        if not self.shell or self.shell.poll() is not None:
+            return
+        try:
+            children = Path(f"/proc/{self.shell.pid}/task/{self.shell.pid}/children").read_text().split()
+        except OSError:
+            children = []
+        for pid in [*map(int, children), self.shell.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.shell.wait()
 
     def remove_container(self):
         import docker
 
         try:
-            self.container.remove(force=True, v=True)
+            container = self.container
+        except Exception:  # its creation failed: nothing to remove here (cleanup finds strays by label)
+            return
+        try:
+            container.remove(force=True, v=True)
         except docker.errors.NotFound:
             pass
-        self.run.manifest.remove("containers", self.container.name)
+        self.run.manifest.remove("containers", container.name)
 
 
 class DinDHost(DockerHost):
@@ -445,6 +587,43 @@ class DinDHost(DockerHost):
         # docker-init as PID 1 reaps orphans; the daemon is not PID 1 (see the entrypoint).
         return create_container(run, name, image, command, kind=cls.kind, cpu=cpu, mem=mem,
                                 volumes=volumes, init=True, **options, **docker_args)
+
+    @classmethod
+    def server_params(cls, images, cpu, mem, log=None) -> dict:
+        return {"image": images.dind, "cpu": cpu, "mem": mem, "log": log}
+
+    @classmethod
+    def prepare_servers(cls, servers, images, run) -> None:
+        """Wait for every inner daemon and load the VNF image into it (from the host's cache)."""
+        from testbed.images import saved_image
+
+        tar = saved_image(run.docker, images.vnf).name
+        labels = run.docker.images.get(images.vnf).labels or {}
+        # The thin image borrows the server's Python; a full image brings its own.
+        mounts = ["-v", "/usr:/usr:ro", "-v", "/etc/ld.so.cache:/etc/ld.so.cache:ro"] \
+            if labels.get("sfcbench.thin") == "1" else []
+
+        def ready(node):
+            node.vnf_image, node.vnf_mounts = images.vnf, mounts
+            node.wait_daemon()
+            node.load_image(tar)
+
+        parallel(ready, servers, desc="servers: Docker daemons")
+
+    def start_vnf(self, spec, vnf_args):
+        """The VNF as an inner container publishing its port on the virtual link's address."""
+        self.docker(
+            "run", "-d", "--name", spec.name, "--label", f"sfcbench.chain={spec.chain_id}",
+            "-p", f"{spec.in_ip}:{spec.port}:8080", "--cpus", f"{min(spec.cpu, os.cpu_count()):g}",
+            "--memory", f"{int(spec.mem)}m", *self.vnf_mounts,
+            self.vnf_image, *vnf_args, "--listen", "0.0.0.0:8080",
+        )
+        # Relayed requests leave with the virtual link's own source address (see plan.py).
+        next_ip = urlsplit(spec.next_url).hostname
+        self.cmd(f"iptables -t nat -I POSTROUTING -d {next_ip}/32 -j SNAT --to-source {spec.out_ip}")
+
+    def fault(self):
+        return super().fault() or (None if self.daemon_answers() else f"the Docker daemon of server {self.name} stopped")
 
     def daemon_answers(self) -> bool:
         """Whether the inner Docker daemon answers (False also when the server is gone)."""

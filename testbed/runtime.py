@@ -10,94 +10,19 @@ left, and nothing else.
 
 from __future__ import annotations
 
-import json
+import fcntl
 import os
-import secrets
+import subprocess
+import sys
 import tempfile
-import threading
-from dataclasses import dataclass, field
+import time
 from pathlib import Path
 
-LABEL = "sfcbench.run"
-PREFIX = "sfcbench"
-STATE_DIR = Path(os.environ.get("SFCBENCH_STATE_DIR", "/run/sfcbench"))
-
-
-def new_run_id() -> str:
-    """A fresh 6-hex-digit run id (short: it goes into interface names)."""
-    return secrets.token_hex(3)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@dataclass
-class Manifest:
-    """What one run created, persisted after every change.
-
-    Keys of ``resources``: ``netns`` (names), ``links`` (root-namespace
-    interface names), ``ovs_bridges``, ``cgroups`` (paths; the
-    run's processes live there), ``paths`` (scratch directories),
-    ``containers`` (names; also found by label).
-    """
-
-    run_id: str
-    resources: dict = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def path(self) -> Path:
-        return STATE_DIR / f"{self.run_id}.json"
-
-    def add(self, kind: str, value) -> None:
-        """Record one resource of ``kind`` and persist the manifest."""
-        with self._lock:
-            items = self.resources.setdefault(kind, [])
-            if value not in items:
-                items.append(value)
-            self._save()
-
-    def remove(self, kind: str, value) -> None:
-        """Forget a resource that was removed."""
-        with self._lock:
-            items = self.resources.get(kind, [])
-            if value in items:
-                items.remove(value)
-                self._save()
-
-    def _save(self) -> None:
-        atomic_write_text(
-            self.path, json.dumps({"run_id": self.run_id, "pid": os.getpid(), "resources": self.resources})
-        )
-
-    def discard(self) -> None:
-        """Delete the manifest once everything in it is gone."""
-        self.path.unlink(missing_ok=True)
-
-    @classmethod
-    def load(cls, run_id: str) -> "Manifest":
-        data = json.loads((STATE_DIR / f"{run_id}.json").read_text())
-        return cls(run_id=data["run_id"], resources=data.get("resources", {}))
-
-    @staticmethod
-    def run_ids() -> list[str]:
-        """Ids of every run with a manifest on this machine."""
-        if not STATE_DIR.is_dir():
-            return []
-        return sorted(p.stem for p in STATE_DIR.glob("*.json"))
-
+from testbed import system
+from testbed.cleanup import remove_run
+from testbed.images import docker_client
+from testbed.manifest import LABEL, PREFIX, STATE_DIR, Manifest, new_run_id
+from testbed.system import TestbedError
 
 LOCK_TIMEOUT = float(os.environ.get("SFCBENCH_LOCK_TIMEOUT", 900))
 
@@ -109,10 +34,6 @@ def acquire_machine_lock(timeout: float = LOCK_TIMEOUT):
     ``timeout`` seconds.  The kernel drops the lock when its holder dies, so a
     killed run never blocks the next one.
     """
-    import fcntl
-    import sys
-    import time
-
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     f = open(STATE_DIR / "testbed.lock", "a+")
     deadline = time.monotonic() + timeout
@@ -124,8 +45,6 @@ def acquire_machine_lock(timeout: float = LOCK_TIMEOUT):
         except BlockingIOError:
             if time.monotonic() > deadline:
                 f.close()
-                from testbed.system import TestbedError
-
                 raise TestbedError(f"another testbed run has held {f.name} for {timeout:.0f} s; "
                                    "wait for it, or clean up a dead one with `python -m testbed.cleanup --all`")
             if not told:
@@ -147,8 +66,6 @@ class Run:
     """
 
     def __init__(self, run_id: str | None = None, *, delay: str = "auto"):
-        from testbed import system
-
         system.require_root()
         self._machine_lock = acquire_machine_lock()
         self.id = run_id or new_run_id()
@@ -169,8 +86,6 @@ class Run:
 
     def popen(self, argv: list[str], *, netns: str | None = None, **kwargs):
         """Start a host process inside the run's cgroup (optionally in a named netns)."""
-        import subprocess
-
         if netns:
             argv = ["ip", "netns", "exec", netns, *argv]
         kwargs.setdefault("stdin", subprocess.DEVNULL)
@@ -180,8 +95,6 @@ class Run:
     def links_ns(self) -> str:
         """Name of the namespace that holds the middle of user-space-delayed links."""
         if self._links_ns is None:
-            from testbed import system
-
             self.manifest.add("netns", self.name)
             system.run(["ip", "netns", "add", self.name])
             system.run(["ip", "netns", "exec", self.name, "ip", "link", "set", "lo", "up"])
@@ -201,8 +114,6 @@ class Run:
     def docker(self):
         """A docker-py client; a clear error when no daemon answers."""
         if self._docker is None:
-            from testbed.images import docker_client
-
             self._docker = docker_client()
         return self._docker
 
@@ -210,9 +121,9 @@ class Run:
         return {LABEL: self.id, **{f"sfcbench.{k}": str(v) for k, v in extra.items()}}
 
     def close(self) -> None:
-        """Remove everything this run created that is still there."""
-        from testbed.cleanup import remove_run
-
+        """Remove everything this run created that is still there (once; later calls do nothing)."""
+        if self._machine_lock is None:
+            return
         try:
             remove_run(self.id, docker_client=self._docker)
         finally:

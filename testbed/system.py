@@ -12,7 +12,10 @@ import shutil
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -166,3 +169,17 @@ def which(tool: str) -> str:
     if not path:
         raise TestbedError(f"{tool} is not installed: run `make setup` (scripts/setup-system.sh)")
     return path
+
+
+def parallel(fn, items, workers=8, desc=None):
+    """``[fn(x) for x in items]`` on a thread pool; a progress bar named ``desc`` on a terminal."""
+    items = list(items)
+    if not items:
+        return []
+    with ThreadPoolExecutor(min(workers, len(items))) as pool, \
+            tqdm(total=len(items), desc=desc, unit="", disable=None if desc else True, leave=False) as bar:
+        futures = [pool.submit(fn, x) for x in items]
+        for future in as_completed(futures):
+            future.result()
+            bar.update()
+        return [f.result() for f in futures]

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from testbed import system
-from testbed.runtime import LABEL, PREFIX, Manifest
+from testbed.manifest import LABEL, PREFIX, Manifest
 
 
 def requirements_missing() -> str | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from placement.fileio import atomic_write
 from testbed.system import TestbedError, run
 
 HERE = Path(__file__).parent
@@ -205,10 +206,7 @@ def saved_image(client, name: str) -> Path:
     image = client.images.get(name)
     path = CACHE_DIR / "images" / (image.id.replace(":", "-") + ".tar")
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        run(["docker", "save", "-o", str(tmp), name], timeout=600)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: run(["docker", "save", "-o", str(tmp), name], timeout=600))
         # Saves of images that are gone (an older build of the same name) are dead weight.
         present = {img.id.replace(":", "-") for img in client.images.list()}
         for old in path.parent.glob("*.tar"):
