@@ -319,6 +319,11 @@ class _AdmissionModel:
         return len(self.cost) - 1
 
     def _row(self, terms, lo, hi):
+        if len({c for c, _ in terms}) < len(terms):  # a column twice (ingress = egress): add up
+            merged = defaultdict(float)
+            for c, v in terms:
+                merged[c] += v
+            terms = list(merged.items())
         self.rows.append(terms)
         self.row_lo.append(lo)
         self.row_hi.append(hi)
@@ -400,7 +405,7 @@ class _AdmissionModel:
     def _add_knapsacks(self):
         """Aggregate capacity rows over the ``y`` alone (implied by the flows, but they let HiGHS
         derive cover cuts on which chains fit together): total CPU; per node, the bandwidth of the
-        chains with exactly one endpoint there against the capacity of its links; total
+        chains with both endpoints fixed and exactly one there against the capacity of its links; total
         bandwidth x hop distance between the endpoints against the total link capacity.
         """
         G, live = self.G, [k for k in range(len(self.chains)) if k not in self.excluded]
@@ -412,7 +417,7 @@ class _AdmissionModel:
 
         knapsack([(k, sum(v.cpu for v in self.chains[k].vnfs)) for k in live], sum(G.nodes[s][CPU] for s in servers(G)))
         for node in G:
-            ends = [k for k in live if (self.chains[k].ingress == node) != (self.chains[k].egress == node)]
+            ends = [k for k in live if _separates(self.chains[k], node)]
             if ends:
                 knapsack([(k, self.chains[k].bw) for k in ends], sum(a[BW] for _, _, a in G.edges(node, data=True)))
         hops = {}
@@ -483,6 +488,13 @@ class _AdmissionModel:
             ]
             out[chain.id] = Embedding(chain.id, placed, paths)
         return Placement(out)
+
+
+def _separates(chain, node):
+    """Whether ``chain``'s walk must cross the links of ``node``: both endpoints fixed, exactly one there."""
+    if chain.ingress is None or chain.egress is None:
+        return False
+    return (chain.ingress == node) != (chain.egress == node)
 
 
 def _link_sources(chain):
@@ -560,6 +572,8 @@ def admission_optimum(
             "time_limit": float(time_limit),
             "threads": int(threads),
             "mip_rel_gap": 0.0,
+            # The cost term adds at most tie_weight: closing the gap below that only optimises cost.
+            "mip_abs_gap": model.tie_weight,
             "random_seed": 0,
             **(highs_options or {}),
         }
@@ -692,7 +706,7 @@ def lp_bound(substrate, chains, *, time_limit=600.0, threads=1) -> float:
     h.passModel(model.lp())
     h.run()
     info = h.getInfo()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    if h.getModelStatus() not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kModelEmpty):
         raise RuntimeError(f"the LP bound did not solve: HiGHS status {h.modelStatusToString(h.getModelStatus())}")
     # The dual objective bounds the LP optimum; interior point stops within its tolerance of it.
     return float(-info.objective_function_value) * (1 + 1e-6)

@@ -1,0 +1,171 @@
+"""The admission-control optimum, its bounds and sequential admission, against brute force."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+import networkx as nx
+import pytest
+
+from placement.admission import (
+    SNDLIB_DIR,
+    admission_optimum,
+    admit,
+    best_heuristic,
+    lp_bound,
+    sndlib_instance,
+)
+from placement.base import available_algorithms, check_placement
+from placement.metrics import revenue
+from placement.model import VNF, Chain
+from placement.online import simulate
+from placement.topologies import line
+from placement.workload import generate_chains
+from tests.placement_instances import brute_force, random_instance
+
+SEEDS = range(10)
+HAS_SNDLIB = (SNDLIB_DIR / "abilene.gml").is_file()
+needs_sndlib = pytest.mark.skipif(not HAS_SNDLIB, reason=f"SNDlib data not found in {SNDLIB_DIR} (set SFCBENCH_SNDLIB)")
+
+
+def brute_force_admission(G, chains):
+    """(best accepted revenue, least cost among subsets earning it), by trying every subset."""
+    best = (0.0, 0.0)
+    for size in range(1, len(chains) + 1):
+        for subset in itertools.combinations(chains, size):
+            c = brute_force(G, subset)
+            if c is None:
+                continue
+            earned = sum(revenue(x) for x in subset)
+            if earned > best[0] + 1e-9 or (abs(earned - best[0]) <= 1e-9 and c < best[1]):
+                best = (earned, c)
+    return best
+
+
+def _variant(chains, kind):
+    if kind == "anti_affinity":
+        return [dataclasses.replace(c, anti_affinity=True) for c in chains]
+    if kind == "no_endpoints":
+        return [dataclasses.replace(c, ingress=None, egress=None) for c in chains]
+    if kind == "no_ingress":
+        return [dataclasses.replace(c, ingress=None) for c in chains]
+    return chains
+
+
+def _check_accepted(G, chains, a):
+    accepted = [c for c in chains if c.id in a.placement.embeddings]
+    check_placement(G, accepted, a.placement)
+    assert sorted(a.rejected) == sorted(c.id for c in chains if c.id not in a.placement.embeddings)
+    assert a.revenue == pytest.approx(sum(revenue(c) for c in accepted))
+
+
+@pytest.mark.parametrize("formulation", ["arc", "path"])
+@pytest.mark.parametrize("kind", ["fixed", "anti_affinity", "no_endpoints", "no_ingress"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_admission_optimum_equals_brute_force(seed, kind, formulation):
+    G, chains = random_instance(seed, n_chains=4, max_vnfs=2)
+    chains = _variant(chains, kind)
+    best, least_cost = brute_force_admission(G, chains)
+    a = admission_optimum(G, chains, formulation=formulation)
+    assert a.status == "Optimal"
+    assert a.revenue == pytest.approx(best, abs=1e-6)
+    assert a.cost == pytest.approx(least_cost, abs=1e-6)
+    assert a.bound >= a.revenue - 1e-9 and a.gap <= 1e-6
+    _check_accepted(G, chains, a)
+    assert lp_bound(G, chains) >= best - 1e-6
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_per_link_latency_is_honoured(seed):
+    G, chains = random_instance(seed, n_chains=3, max_vnfs=2)
+    chains = [dataclasses.replace(c, link_latency=(3.0,) * c.n_links) for c in chains]
+    a = admission_optimum(G, chains)
+    assert a.revenue == pytest.approx(brute_force_admission(G, chains)[0], abs=1e-6)
+    _check_accepted(G, chains, a)
+
+
+def test_anti_affinity_spreads_vnfs():
+    G = line(2, cpu=2.0)
+    c = Chain("c", (VNF("a", cpu=1.0), VNF("b", cpu=1.0)), "srv0", "srv0", anti_affinity=True)
+    assert sorted(admission_optimum(G, [c]).placement.embeddings["c"].servers) == ["srv0", "srv1"]
+    G.nodes["srv1"]["cpu"] = 0.5  # both VNFs now fit on srv0 only
+    assert admission_optimum(G, [c]).rejected == ["c"]
+    assert admission_optimum(G, [dataclasses.replace(c, anti_affinity=False)]).rejected == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_heuristic_admits_at_most_the_optimum(seed):
+    G, chains = random_instance(seed, n_chains=4, max_vnfs=2)
+    best = admission_optimum(G, chains).revenue
+    for name in available_algorithms():
+        a = admit(G, chains, name, seed)
+        _check_accepted(G, chains, a)
+        assert a.revenue <= best + 1e-6, name
+
+
+def test_admit_is_the_sequential_mode():
+    """admit() accepts what fits in order, like experiments' sequential mode (and simulate without departures)."""
+    G = line(2, cpu=1.0)
+    cs = [Chain(f"c{i}", (VNF("a", cpu=0.6),), "srv0", "srv1") for i in range(4)]
+    a = admit(G, cs, "first_fit")
+    assert a.accepted == ["c0", "c1"] and a.rejected == ["c2", "c3"]
+    assert best_heuristic(G, cs).revenue == a.revenue
+
+
+def test_warm_start_is_never_worse_than_the_heuristic():
+    G, chains = random_instance(3, n_chains=4, max_vnfs=2)
+    a = admission_optimum(G, chains, time_limit=0.0, tie_break_time=0)
+    assert a.revenue >= best_heuristic(G, chains).revenue - 1e-9
+    _check_accepted(G, chains, a)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lp_bound_holds_online(seed):
+    """The time-aware LP bound is above what any algorithm accepts in an online run."""
+    G = line(5, cpu=2.0, bw=30.0)
+    chains = generate_chains(G, 40, bw=(5.0, 15.0), max_latency=(3.0, 8.0), arrival_rate=1.0, mean_lifetime=5.0,
+                             seed=seed)
+    bound = lp_bound(G, chains)
+    for name in ("greedy", "first_fit", "random"):
+        assert simulate(G, chains, name, seed=seed).accepted_revenue <= bound + 1e-6
+    assert bound <= sum(revenue(c) for c in chains) + 1e-6
+
+
+def test_lp_bound_of_a_batch_is_above_the_optimum():
+    G, chains = random_instance(5, n_chains=4, max_vnfs=2, tight=True)
+    assert lp_bound(G, chains) >= admission_optimum(G, chains).revenue - 1e-6
+    assert lp_bound(G, []) == 0.0
+
+
+def test_duplicate_ids_are_refused():
+    c = Chain("c", (VNF("a"),), "srv0", "srv1")
+    with pytest.raises(Exception, match="duplicate chain ids"):
+        admission_optimum(line(2), [c, c])
+
+
+@needs_sndlib
+def test_sndlib_instance_follows_the_recipe():
+    G, chains = sndlib_instance("abilene", 20, seed=1)
+    assert all(k == "server" for _, k in G.nodes(data="kind"))
+    assert all(50 <= G.nodes[n]["cpu"] <= 100 for n in G)
+    assert all(50 <= d["bw"] <= 100 and d["delay"] == pytest.approx(d["km"] * 0.005) for *_, d in G.edges(data=True))
+    dist = dict(nx.all_pairs_dijkstra_path_length(G, weight="delay"))
+    for c in chains:
+        assert 2 <= len(c.vnfs) <= 5 and 5 <= c.bw <= 25 and c.ingress != c.egress
+        assert all(5 <= v.cpu <= 20 for v in c.vnfs)
+        assert c.max_latency == pytest.approx(1.5 * dist[c.ingress][c.egress] + 2.0)
+    assert sndlib_instance("abilene", 20, seed=1)[1] == chains
+    with pytest.raises(FileNotFoundError, match="no SNDlib topology"):
+        sndlib_instance("atlantis", 3, seed=0)
+
+
+@needs_sndlib
+def test_abilene_20_chains_proved_optimal():
+    G, chains = sndlib_instance("abilene", 20, seed=0)
+    a = admission_optimum(G, chains, time_limit=600.0)
+    assert a.status == "Optimal" and a.gap <= 1e-6
+    _check_accepted(G, chains, a)
+    assert a.revenue >= best_heuristic(G, chains).revenue - 1e-9
+    assert math.isfinite(a.bound) and lp_bound(G, chains) >= a.revenue - 1e-6
