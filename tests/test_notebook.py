@@ -30,9 +30,10 @@ def kernel_name() -> str:
     return "python3"
 
 
-def test_analysis_notebook_executes_on_fresh_results(run_cfg, tmp_path, monkeypatch):
+def test_analysis_notebook_draws_the_reports_figures_on_fresh_results(run_cfg, tmp_path, monkeypatch):
     for algo in ("greedy", "first_fit"):
-        run_experiment(run_cfg(f"algo={algo}", results_dir=tmp_path / "results" / algo))
+        for n in (3, 5):
+            run_experiment(run_cfg(f"algo={algo}", f"workload.n={n}", results_dir=tmp_path / "results" / f"{algo}-{n}"))
     monkeypatch.setenv("SFCBENCH_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("PYTHONPATH", str(NOTEBOOK.parents[2]))  # the kernel imports this checkout
     nb = nbformat.read(NOTEBOOK, as_version=4)
@@ -43,6 +44,12 @@ def test_analysis_notebook_executes_on_fresh_results(run_cfg, tmp_path, monkeypa
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 4  # latency CDF, acceptance, solve time, placement
+    from experiments import report
+
+    drawn = report.make_figures(report.load([tmp_path / "results"]))
+    assert len(images) == len(drawn) + 1  # every figure of the report, and one chain on the map
     text = "".join(o.get("text", "") for o in outputs)
-    assert "6 rows from 2 run(s)" in text and "model_vs_measured: no data" in text
+    assert "16 rows from 4 run(s)" in text and "x-axis: n_chains" in text
+    assert "report: no data for model_vs_measured, skipped" in text and "no data for over_time" in text
+    source = "".join(cell.source for cell in nb.cells)
+    assert "def plot" not in source and "Figure(" not in source  # the report's functions, not copies
