@@ -39,6 +39,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.errors import CompactHydraException, InstantiationException
 from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, ListConfig
+from placement.numeric import is_number
 from testbed.images import ImageNames  # imports neither Mininet nor Docker
 
 __all__ = [
@@ -60,6 +61,9 @@ __all__ = [
 
 MODES = ("sequential", "batch", "online")
 """How chains reach the algorithm: one at a time on the residual, all at once, or over time."""
+
+OPTIMA = ("none", "exact", "lp")
+"""``optimum``: what yardstick each row carries (see :func:`experiments.placing.instance_optimum`)."""
 
 TESTBED_KINDS = ("none", "dind", "docker", "process")
 """``none`` only places; the others deploy on the testbed with servers of that kind."""
@@ -129,6 +133,7 @@ class ExperimentConfig:
     redo: bool = MISSING
     strict: bool = MISSING
     progress: bool = MISSING
+    optimum: str = MISSING
 
 
 def register_schema() -> None:
@@ -173,10 +178,6 @@ def _installed_algorithm_node(name, ep) -> dict:
 
 def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _int_problem(key, value, minimum):
@@ -225,6 +226,7 @@ def _top_level_problems(cfg) -> list[str]:
         _bool_problem("redo", cfg.redo),
         _bool_problem("strict", cfg.strict),
         _bool_problem("progress", cfg.progress),
+        _choice_problem("optimum", cfg.get("optimum", "none"), OPTIMA),
     ]
     return [p for p in checks if p]
 
@@ -287,7 +289,7 @@ def _kind(value) -> str | None:
     """A coarse type ('number', 'text', 'list', 'bool') used to compare a value with a default."""
     if isinstance(value, bool):
         return "bool"
-    if _is_number(value):
+    if is_number(value):
         return "number"
     if isinstance(value, str):
         return "text"
@@ -369,12 +371,18 @@ def _algorithm_problems(cfg) -> list[str]:
 
 
 def _combination_problems(cfg) -> list[str]:
+    problems = []
     if cfg.mode == "online" and cfg.testbed.kind != "none":
-        return [
+        problems.append(
             f"mode=online with testbed={cfg.testbed.kind}: an online run has chains departing, which "
             "the testbed does not replay; add testbed=none (or use mode=sequential/batch)"
-        ]
-    return []
+        )
+    if cfg.mode == "online" and cfg.get("optimum", "none") == "exact":
+        problems.append(
+            "mode=online with optimum=exact: the admission optimum treats all chains as present at once, "
+            "which does not bound an online run; use optimum=lp (it honours arrivals and lifetimes)"
+        )
+    return problems
 
 
 def check_config(cfg) -> None:

@@ -25,6 +25,7 @@ from .algorithms import BUILTIN
 from .errors import AlgorithmLoadError, ChainError, Infeasible, InvalidPlacement, UnknownAlgorithm
 from .metrics import chain_latency
 from .model import BW, CPU, KIND, MEM, SERVER, Chain, Placement
+from .numeric import number_fault
 from .residual import check_residual, link_endpoints, path_delay, path_edges, usage, working_copy
 from .substrate import servers
 from .workload import validate_chain
@@ -173,13 +174,14 @@ def _oversize_resource(substrate, chain):
     """``"cpu"``/``"mem"`` if some VNF exceeds every server's free capacity, else None."""
     largest = _largest(substrate)
     for resource in (CPU, MEM):
-        if any(_number(getattr(v, resource)) and getattr(v, resource) > largest[resource] for v in chain.vnfs):
+        if any(_exceeds(getattr(v, resource), largest[resource]) for v in chain.vnfs):
             return resource
     return None
 
 
-def _number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x
+def _exceeds(demand, capacity) -> bool:
+    """Whether ``demand`` is a well-formed demand (see :func:`validate_chain`) above ``capacity``."""
+    return number_fault(demand, allow_inf=True) is None and demand > capacity
 
 
 def _capped(substrate, chain):
@@ -187,11 +189,7 @@ def _capped(substrate, chain):
     largest = _largest(substrate)
 
     def cap(v):
-        changes = {
-            r: largest[r]
-            for r in (CPU, MEM)
-            if _number(getattr(v, r)) and getattr(v, r) > largest[r]
-        }
+        changes = {r: largest[r] for r in (CPU, MEM) if _exceeds(getattr(v, r), largest[r])}
         return dataclasses.replace(v, **changes)
 
     return dataclasses.replace(chain, vnfs=tuple(cap(v) for v in chain.vnfs))

@@ -12,12 +12,12 @@ last epsilon.
 from __future__ import annotations
 
 import math
-import numbers
 
 import networkx as nx
 
 from .errors import Infeasible, SubstrateError
 from .model import BW, CPU, DELAY, KIND, MEM, SERVER, SWITCH, Chain, Embedding, VNF
+from .numeric import number_fault
 from .substrate import servers
 
 __all__ = [
@@ -114,8 +114,7 @@ def _value_problems(owner, attrs, names):
     out = []
     for name in names:
         value = attrs.get(name)
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-        if not (ok and math.isfinite(value) and value >= 0):
+        if number_fault(value):
             out.append(f"{owner}: {name} is {value!r}, must be a finite number >= 0")
     return out
 

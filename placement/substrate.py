@@ -11,14 +11,13 @@ module checks it and offers the few helpers every algorithm needs.
 from __future__ import annotations
 
 import copy
-import math
-import numbers
 import re
 
 import networkx as nx
 
 from .errors import SubstrateError
 from .model import BW, CPU, DELAY, KIND, MEM, SERVER, SWITCH
+from .numeric import number_fault
 
 __all__ = [
     "validate_substrate",
@@ -56,11 +55,12 @@ def _number_problem(owner, attrs, name, *, positive):
     if name not in attrs:
         return f"{owner}: missing '{name}' ({_UNITS[name]})"
     value = attrs[name]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    fault = number_fault(value, positive=positive)
+    if fault == "type":
         return f"{owner}: {name} is {value!r}, must be a number {bound} ({_UNITS[name]})"
-    if not math.isfinite(value):
+    if fault == "nonfinite":
         return f"{owner}: {name} is {value!r}, must be a finite number {bound}"
-    if value < 0 or (positive and value == 0):
+    if fault:
         return f"{owner}: {name} is {value:g}, must be a number {bound}"
     return None
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import SubstrateError
 from .model import BW, CPU, DELAY, KIND, MEM, SERVER, SWITCH
+from .numeric import number_fault
 from .substrate import node_sort_key, substrate_from_json, substrate_to_json, validate_substrate
 
 __all__ = [
@@ -59,8 +60,7 @@ def _switch_attrs():
 
 def _check_number(name, value, *, positive=True):
     """Reject a bad capacity argument once, rather than once per node or link."""
-    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
+    if number_fault(value, positive=positive):
         raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
 
 

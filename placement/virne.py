@@ -38,7 +38,6 @@ is one :class:`~placement.errors.SubstrateError` or
 from __future__ import annotations
 
 import math
-import numbers
 import re
 from pathlib import Path
 
@@ -46,6 +45,7 @@ import networkx as nx
 
 from .errors import ChainError, SubstrateError
 from .model import BW, CPU, DELAY, KIND, MEM, SERVER, VNF, Chain
+from .numeric import number_fault
 from .workload import validate_chain
 
 __all__ = ["P_NET_FILE", "V_NETS_DIR", "EVENTS_FILE", "read_substrate", "read_requests", "read_dump"]
@@ -74,8 +74,7 @@ def _number(path, owner, attrs, name, error, *, positive=False):
     value = attrs.get(name)
     if value is None:
         raise error(f"{path}: {owner} has no '{name}' attribute")
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
+    if number_fault(value, positive=positive):
         bound = "> 0" if positive else ">= 0"
         raise error(f"{path}: {owner} has {name}={value!r}, must be a finite number {bound}")
     return float(value)
@@ -209,7 +208,7 @@ def _read_events(path):
         kind, vid, time = event["type"], event["v_net_id"], event["time"]
         if kind not in (_ARRIVE, _LEAVE):
             raise ChainError(f"{where}: type={kind!r}, must be 1 (arrival) or 0 (departure)")
-        if not isinstance(time, numbers.Real) or isinstance(time, bool) or not time >= 0:
+        if number_fault(time, allow_inf=True):
             raise ChainError(f"{where}: time={time!r}, must be a number >= 0")
         if (vid, kind) in times:
             raise ChainError(f"{where}: v_net {vid!r} has a second {'arrival' if kind else 'departure'}")

@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import ChainError
 from .model import BW, CPU, MEM, VNF, Chain
+from .numeric import number_fault
 from .topologies import waxman, zoo
 
 __all__ = ["WX100", "GEANT", "SERVER_MEM", "wx100", "geant", "generate_requests"]
@@ -136,7 +137,7 @@ def generate_requests(
     cpu_lo, cpu_hi = _int_range("cpu", cpu)
     bw_lo, bw_hi = _int_range("bw", bw)
     for name, value in (("arrival_rate", arrival_rate), ("mean_lifetime", mean_lifetime)):
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")):
+        if number_fault(value, positive=True):
             raise ChainError(f"{name} must be a finite number > 0, got {value!r}")
     hosts = servers(substrate)
     largest = max((substrate.nodes[s][CPU] for s in hosts), default=0.0)

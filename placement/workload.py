@@ -8,13 +8,12 @@ algorithm wastes time on them.
 
 from __future__ import annotations
 
-import math
-import numbers
 
 import numpy as np
 
 from .errors import ChainError
 from .model import CPU, KIND, MEM, SERVER, VNF, Chain
+from .numeric import number_fault
 from .substrate import node_sort_key, servers
 
 __all__ = [
@@ -42,17 +41,13 @@ change demands (e.g. from the testbed's calibration).
 _INF = float("inf")
 
 
-def _is_number(x):
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
 def _range(name, value, *, allow_inf=False):
     """Parse a number or a ``(lo, hi)`` pair into ``(lo, hi)``; only a lone number may be inf."""
     fixed = not isinstance(value, (tuple, list))
     pair = (value, value) if fixed else tuple(value)
 
     def fine(x):
-        return _is_number(x) and x > 0 and (math.isfinite(x) or (allow_inf and fixed))
+        return number_fault(x, positive=True, allow_inf=allow_inf and fixed) is None
 
     if len(pair) != 2 or not all(map(fine, pair)) or pair[0] > pair[1]:
         inf = " (or inf)" if allow_inf else ""
@@ -73,7 +68,7 @@ def _length_range(length):
 
 
 def _rate(name, value):
-    if value is not None and not (_is_number(value) and 0 < value < _INF):
+    if value is not None and number_fault(value, positive=True):
         raise ChainError(f"{name} must be None or a finite number > 0, got {value!r}")
     return value
 
@@ -163,9 +158,10 @@ def generate_chains(
 
 def _demand_problem(owner, name, value, *, positive=False, allow_inf=False, unit=""):
     bound = "> 0" if positive else ">= 0"
-    if not _is_number(value) or math.isnan(value) or (math.isinf(value) and not allow_inf):
+    fault = number_fault(value, positive=positive, allow_inf=allow_inf)
+    if fault in ("type", "nonfinite"):
         return f"{owner}: {name} is {value!r}, must be a {'' if allow_inf else 'finite '}number {bound}{unit}"
-    if value < 0 or (positive and value == 0):
+    if fault:
         return f"{owner}: {name} is {value:g}, must be {bound}{unit}"
     return None
 
