@@ -34,7 +34,9 @@ from .workload import generate_chains
 
 __all__ = ["check_algorithm", "CHECKS", "substrate_snapshot"]
 
-REASONS = frozenset({"cpu", "mem", "bandwidth", "latency", "no-path", "anti-affinity", "infeasible", "solver"})
+REASONS = frozenset(
+    {"cpu", "mem", "bandwidth", "latency", "no-path", "anti-affinity", "infeasible", "time-limit", "solver"}
+)
 """The ``reason`` tags an :class:`~placement.errors.Infeasible` may carry (see its docstring)."""
 
 
@@ -127,7 +129,7 @@ def _answer(check, algo, label, G, chains, seed):
 
 
 def check_params(cls, params=None):
-    """``get_params`` lists the ``__init__`` keywords with the values given; ``set_params`` and rebuilding round-trip."""
+    """``get_params`` holds the ``__init__`` keywords as given; ``set_params`` and rebuilding round-trip."""
     algo = _build(cls, params)
     got = algo.get_params()
     for key, value in (params or {}).items():
@@ -142,7 +144,7 @@ def check_params(cls, params=None):
 
 
 def check_place_contract(cls, params=None):
-    """Each feasible instance gets a :class:`Placement` of exactly its chains that :func:`validate_placement` accepts."""
+    """Each feasible instance gets a :class:`Placement` of its chains that :func:`validate_placement` accepts."""
     algo = _build(cls, params)
     for label, G, chains in _feasible_instances():
         placement = _answer(check_place_contract, algo, label, G, chains, 0)
@@ -169,7 +171,8 @@ def check_infeasible(cls, params=None):
             placement = _place(check_infeasible, algo, case, G, chains, 0)
         except Infeasible as e:
             if e.reason not in reasons:
-                _fail(check_infeasible, f"{case} case: Infeasible reason {e.reason!r}, expected one of {sorted(reasons)}")
+                _fail(check_infeasible,
+                      f"{case} case: Infeasible reason {e.reason!r}, expected one of {sorted(reasons)}")
             if e.chain_id is not None and e.chain_id not in {c.id for c in chains}:
                 _fail(check_infeasible, f"{case} case: Infeasible names chain {e.chain_id!r}, which was not given")
         else:
@@ -197,7 +200,8 @@ def check_inputs_unchanged(cls, params=None):
     cases = [(label, G, chains) for label, G, chains in _feasible_instances()]
     cases += [(case, G, chains) for case, G, chains, _ in _infeasible_instances()]
     for label, G, chains in cases:
-        params_before, graph_before, chains_before = copy.deepcopy(algo.get_params()), substrate_snapshot(G), list(chains)
+        params_before, graph_before = copy.deepcopy(algo.get_params()), substrate_snapshot(G)
+        chains_before = list(chains)
         try:
             _place(check_inputs_unchanged, algo, label, G, chains, 0)
         except Infeasible:
@@ -213,7 +217,7 @@ def check_inputs_unchanged(cls, params=None):
 
 
 def check_pickle(cls, params=None):
-    """The instance pickles (before and after a call; the joblib and submitit launchers need it) and the copy answers alike."""
+    """The instance pickles, before and after a call (joblib and submitit need it), and the copy answers alike."""
     algo = _build(cls, params)
     label, G, chains = next(_feasible_instances())
     for when in ("before place()", "after place()"):
@@ -233,7 +237,8 @@ def check_skip(cls, params=None):
     algo = _build(cls, params)
     label, G, chains = next(_feasible_instances())
     answer = algo.skip(G, chains)
-    if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], bool) and isinstance(answer[1], str)):
+    shaped = isinstance(answer, tuple) and len(answer) == 2
+    if not (shaped and isinstance(answer[0], bool) and isinstance(answer[1], str)):
         _fail(check_skip, f"skip() returned {answer!r}, not (bool, reason)")
 
 
