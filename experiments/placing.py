@@ -13,6 +13,11 @@ Every accepted placement is checked by the placement validator
 (:func:`placement.base.check_placement`) before it is kept.  An algorithm
 that fails otherwise (a bug) gives status ``error`` with the exception as
 ``detail``; one that declines the instance (:meth:`skip`) gives ``skipped``.
+
+With ``optimum=exact|lp`` (:data:`OPTIMA`), :func:`instance_optimum` computes
+the instance's admission optimum (:func:`placement.admission.admission_optimum`)
+or LP bound (:func:`placement.admission.lp_bound`) once, and
+:func:`with_optimum` adds it and each repetition's share of it to the rows.
 """
 
 from __future__ import annotations
@@ -34,7 +39,16 @@ from placement.substrate import residual_copy
 
 from .results import mapping_json
 
-__all__ = ["Outcome", "place_sequential", "place_batch", "place_online", "PLACERS"]
+__all__ = [
+    "Outcome",
+    "place_sequential",
+    "place_batch",
+    "place_online",
+    "PLACERS",
+    "OPTIMA",
+    "instance_optimum",
+    "with_optimum",
+]
 
 _SEED_BOUND = 2**63 - 1
 
@@ -133,6 +147,70 @@ def place_online(substrate, chains, algo, *, seed, bar) -> Outcome:
 
 PLACERS = {"sequential": place_sequential, "batch": place_batch, "online": place_online}
 """Mode name (``cfg.mode``) -> placement function."""
+
+OPTIMA = ("none", "exact", "lp")
+"""What ``cfg.optimum`` adds to the rows: nothing, the exact admission optimum, or the LP bound."""
+
+OPTIMUM_COLUMNS = ("opt_kind", "opt_revenue", "opt_bound", "opt_gap", "opt_status", "opt_time_s")
+
+
+def instance_optimum(substrate, chains, kind: str) -> dict:
+    """The columns describing the best revenue any algorithm could accept from this instance.
+
+    ``kind="exact"``: the admission MILP (all chains at time 0; its
+    ``opt_revenue`` is the best accepted revenue, ``opt_bound`` its proved
+    upper bound, ``opt_gap`` their relative gap).  ``kind="lp"``: the LP
+    bound only (``opt_revenue`` NaN), which honours arrivals and lifetimes,
+    so it also bounds online runs.  ``"none"``: no columns (nothing computed).
+
+    Examples
+    --------
+    >>> from placement.topologies import line
+    >>> from placement.model import VNF, Chain
+    >>> cs = [Chain(f"c{i}", (VNF("a", cpu=1.0),), "srv0", "srv1", bw=1.0) for i in range(3)]
+    >>> opt = instance_optimum(line(2, cpu=1.0), cs, "exact")
+    >>> opt["opt_kind"], opt["opt_revenue"], opt["opt_status"]
+    ('exact', 6.0, 'Optimal')
+    >>> instance_optimum(line(2, cpu=1.0), cs, "none")
+    {}
+    """
+    from placement.admission import admission_optimum, lp_bound  # HiGHS models: load only when asked
+
+    start = time.perf_counter()
+    if kind == "none":
+        return {}
+    if kind == "exact":
+        a = admission_optimum(substrate, chains)
+        values = ("exact", a.revenue, a.bound, a.gap, a.status)
+    elif kind == "lp":
+        values = ("lp", math.nan, lp_bound(substrate, chains), math.nan, "lp")
+    else:
+        raise ValueError(f"optimum={kind!r}: choose one of {', '.join(OPTIMA)}")
+    return dict(zip(OPTIMUM_COLUMNS, (*values, time.perf_counter() - start)))
+
+
+def with_optimum(rows: list[dict], optimum: dict) -> list[dict]:
+    """``rows`` with the ``optimum`` columns and ``revenue_ratio``: each repetition's accepted revenue
+    over ``opt_revenue`` (or, without it, ``opt_bound``).  Unchanged when ``optimum`` is empty.
+
+    Examples
+    --------
+    >>> rows = [{"repetition": 0, "revenue": 3.0}, {"repetition": 0, "revenue": 0.0}, {"repetition": 1, "revenue": 6.0}]
+    >>> [r["revenue_ratio"] for r in with_optimum(rows, {"opt_revenue": 6.0, "opt_bound": 6.0})]
+    [0.5, 0.5, 1.0]
+    """
+    if not optimum:
+        return rows
+    reference = optimum.get("opt_revenue", math.nan)
+    if not math.isfinite(reference):
+        reference = optimum.get("opt_bound", math.nan)
+    earned = {}
+    for row in rows:
+        earned[row.get("repetition")] = earned.get(row.get("repetition"), 0.0) + row["revenue"]
+    return [
+        {**row, **optimum, "revenue_ratio": earned[row.get("repetition")] / reference if reference > 0 else math.nan}
+        for row in rows
+    ]
 
 
 def _outcome(substrate, chains, rows, solve_time_ms, timeline=()) -> Outcome:

@@ -38,7 +38,7 @@ from placement.substrate import servers
 from testbed.system import TestbedError  # standard library only: no Mininet or Docker needed
 
 from .measure import deploy_and_measure, not_measured, preflight
-from .placing import PLACERS
+from .placing import PLACERS, instance_optimum, with_optimum
 from .report import summary_table
 from .results import (
     environment,
@@ -79,8 +79,13 @@ def config_hash(cfg) -> str:
     Stored with the results, so that a rerun into the same directory can tell
     whether the results there are its own.
     """
-    data = {key: _resolved(cfg, key) for key in sorted(cfg) if key not in _NOT_HASHED}
+    data = {key: _resolved(cfg, key) for key in sorted(cfg) if key not in _NOT_HASHED and not _default_off(cfg, key)}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _default_off(cfg, key) -> bool:
+    """``optimum=none`` leaves the fingerprint as it was before the key existed (old runs stay valid)."""
+    return key == "optimum" and cfg[key] == "none"
 
 
 def _resolved(cfg, key):
@@ -176,6 +181,7 @@ def run_experiment(cfg: DictConfig) -> pd.DataFrame:
     if results_exist(run_dir) and not cfg.redo:
         return _existing(run_dir, fingerprint)
     substrate, chains = build_instance(cfg)
+    optimum = instance_optimum(substrate, chains, cfg.get("optimum", "none"))  # once per instance
     algo = build(cfg.algo)
     labels = run_labels(cfg, run_dir, fingerprint, algo, substrate, chains)
     rows, timeline = [], []
@@ -185,7 +191,7 @@ def run_experiment(cfg: DictConfig) -> pd.DataFrame:
             rep_rows, rep_timeline = _repetition(cfg, substrate, chains, algo, rep, bar)
             rows += rep_rows
             timeline += rep_timeline
-    df = pd.DataFrame([{**labels, **row} for row in rows])
+    df = pd.DataFrame([{**labels, **row} for row in with_optimum(rows, optimum)])
     df = df[ordered_columns(df.columns)] if len(df) else df
     problems = verify_frame(substrate, chains, df) if len(df) else []
     if problems:

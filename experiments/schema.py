@@ -62,6 +62,9 @@ __all__ = [
 MODES = ("sequential", "batch", "online")
 """How chains reach the algorithm: one at a time on the residual, all at once, or over time."""
 
+OPTIMA = ("none", "exact", "lp")
+"""``optimum``: what yardstick each row carries (see :func:`experiments.placing.instance_optimum`)."""
+
 TESTBED_KINDS = ("none", "dind", "docker", "process")
 """``none`` only places; the others deploy on the testbed with servers of that kind."""
 
@@ -130,6 +133,7 @@ class ExperimentConfig:
     redo: bool = MISSING
     strict: bool = MISSING
     progress: bool = MISSING
+    optimum: str = MISSING
 
 
 def register_schema() -> None:
@@ -222,6 +226,7 @@ def _top_level_problems(cfg) -> list[str]:
         _bool_problem("redo", cfg.redo),
         _bool_problem("strict", cfg.strict),
         _bool_problem("progress", cfg.progress),
+        _choice_problem("optimum", cfg.get("optimum", "none"), OPTIMA),
     ]
     return [p for p in checks if p]
 
@@ -366,12 +371,18 @@ def _algorithm_problems(cfg) -> list[str]:
 
 
 def _combination_problems(cfg) -> list[str]:
+    problems = []
     if cfg.mode == "online" and cfg.testbed.kind != "none":
-        return [
+        problems.append(
             f"mode=online with testbed={cfg.testbed.kind}: an online run has chains departing, which "
             "the testbed does not replay; add testbed=none (or use mode=sequential/batch)"
-        ]
-    return []
+        )
+    if cfg.mode == "online" and cfg.get("optimum", "none") == "exact":
+        problems.append(
+            "mode=online with optimum=exact: the admission optimum treats all chains as present at once, "
+            "which does not bound an online run; use optimum=lp (it honours arrivals and lifetimes)"
+        )
+    return problems
 
 
 def check_config(cfg) -> None:

@@ -169,3 +169,32 @@ def test_abilene_20_chains_proved_optimal():
     _check_accepted(G, chains, a)
     assert a.revenue >= best_heuristic(G, chains).revenue - 1e-9
     assert math.isfinite(a.bound) and lp_bound(G, chains) >= a.revenue - 1e-6
+
+
+@pytest.mark.parametrize("mode, optimum", [("sequential", "exact"), ("batch", "lp"), ("online", "lp")])
+def test_experiment_rows_carry_the_optimum(run_cfg, mode, optimum):
+    from experiments.run import run_experiment
+
+    workload = "online" if mode == "online" else "small"
+    df = run_experiment(run_cfg(f"mode={mode}", f"workload={workload}", "workload.n=6", f"optimum={optimum}"))
+    assert (df["opt_kind"] == optimum).all() and df["opt_bound"].notna().all()
+    earned = df.groupby("repetition")["revenue"].sum()
+    reference = df["opt_revenue"] if optimum == "exact" else df["opt_bound"]
+    assert df["revenue_ratio"].iloc[0] == pytest.approx(earned.iloc[0] / reference.iloc[0])
+    assert (df["revenue_ratio"] <= 1 + 1e-6).all()
+
+
+def test_experiment_rows_without_optimum_are_unchanged(run_cfg):
+    from experiments.run import run_experiment
+
+    df = run_experiment(run_cfg("workload.n=3"))
+    assert not {"opt_kind", "revenue_ratio"} & set(df.columns)
+
+
+def test_online_exact_optimum_is_a_config_error(compose):
+    from experiments.schema import ConfigError, check_config
+
+    with pytest.raises(ConfigError, match="optimum=lp"):
+        check_config(compose("mode=online", "workload=online", "optimum=exact"))
+    with pytest.raises(ConfigError, match="optimum='best'"):
+        check_config(compose("optimum=best"))
