@@ -24,11 +24,13 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from mininet.log import setLogLevel
 
 from placement.model import VNF, Chain, Embedding, Placement
-from placement.topologies import star
-from testbed.deploy import Testbed, _parallel
+from placement.base import get_algorithm
+from placement.topologies import star, waxman
+from testbed.deploy import Testbed
 from testbed.images import ImageNames, ensure_images
 from testbed.nodes import DockerHost, ProcessHost, SfcLink
 from testbed.runtime import Run
+from testbed.system import parallel
 
 
 def docker_hosts(n: int, image: str) -> tuple[float, float]:
@@ -36,7 +38,7 @@ def docker_hosts(n: int, image: str) -> tuple[float, float]:
     t0 = time.monotonic()
     run = Run()
     router = ProcessHost("r0", run)
-    containers = _parallel(lambda i: DockerHost.create(run, f"d{i}", image, ["sleep", "infinity"]), range(n))
+    containers = parallel(lambda i: DockerHost.create(run, f"d{i}", image, ["sleep", "infinity"]), range(n))
     hosts = [DockerHost(f"d{i}", run, container=c) for i, c in enumerate(containers)]
     for i, host in enumerate(hosts):
         link = SfcLink(host, router, run=run)
@@ -47,7 +49,7 @@ def docker_hosts(n: int, image: str) -> tuple[float, float]:
         assert " 0% packet loss" in out, out
     up = time.monotonic() - t0
     t1 = time.monotonic()
-    _parallel(lambda h: h.terminate(), hosts + [router])
+    parallel(lambda h: h.terminate(), hosts + [router])
     run.close()
     return up, time.monotonic() - t1
 
@@ -68,10 +70,38 @@ def dind_servers(s: int) -> tuple[float, float]:
     return up, tb.info["teardown_s"]
 
 
+def mem_available_mib() -> float:
+    """The machine's available memory (MemAvailable), MiB."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no MemAvailable in /proc/meminfo")
+
+
+def large_substrate(n: int, seed: int = 0) -> tuple[float, float, float, bool]:
+    """A Waxman graph of ``n`` DinD servers with ``2n`` light VNFs (``n`` two-forwarder chains placed
+    by greedy), deployed, measured and torn down: (up s, teardown s, MiB per server, all answered)."""
+    g = waxman(n, seed=seed, cpu=2.0, mem=1024.0, bw=1000.0, max_delay=1.0)
+    servers = sorted(v for v, d in g.nodes(data=True) if d["kind"] == "server")
+    rng = __import__("numpy").random.default_rng(seed)
+    fwd = VNF("forwarder", 0.05, 32)
+    chains = [Chain(f"c{i}", (fwd, fwd), servers[i], servers[int(rng.integers(n))]) for i in range(n)]
+    placement = get_algorithm("greedy").place(g, chains, seed=seed)
+    before = mem_available_mib()
+    with Testbed(g, chains, placement, host_kind="dind", log=lambda *_: None) as tb:
+        per_server = (before - mem_available_mib()) / n
+        rows = tb.measure(requests=3, warmup=1)
+        answered = all(r["status"] == "ok" for r in rows) and len(rows) == n
+        up = tb.info["bring_up_s"]
+    return up, tb.info["teardown_s"], per_server, answered
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 20])
+    parser.add_argument("--large", type=int, default=100,
+                        help="servers of the large Waxman run (2 light VNFs each; 0 skips it)")
     args = parser.parse_args()
     setLogLevel("error")
     names = ensure_images(ImageNames(), log=lambda *_: None)
@@ -86,6 +116,11 @@ def main() -> None:
         runs = [dind_servers(s) for _ in range(args.repeat)]
         print(f"{f'{s} DinD servers, {2 * s} VNFs':<32}{statistics.median(r[0] for r in runs):>10.2f}"
               f"{statistics.median(r[1] for r in runs):>14.2f}", flush=True)
+    if args.large:
+        runs = [large_substrate(args.large, seed=r) for r in range(args.repeat)]
+        print(f"{f'Waxman {args.large} DinD, {2 * args.large} VNFs':<32}{statistics.median(r[0] for r in runs):>10.2f}"
+              f"{statistics.median(r[1] for r in runs):>14.2f}   {statistics.median(r[2] for r in runs):.0f} MiB/server, "
+              f"all chains answered: {all(r[3] for r in runs)}", flush=True)
 
 
 if __name__ == "__main__":

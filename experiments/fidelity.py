@@ -19,7 +19,6 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from placement.metrics import chain_latency
 from placement.model import DELAY, Chain, Embedding, Placement
 from placement.substrate import servers
 from placement.topologies import line, zoo
@@ -64,7 +63,7 @@ def instance(g, name, catalogue):
     return chains, Placement(embeddings)
 
 
-def measure_instance(g, name, catalogue, endpoint_ms, testbed_cfg) -> list[dict]:
+def measure_instance(g, name, catalogue, calibration, testbed_cfg) -> list[dict]:
     from testbed.deploy import Testbed
     from testbed.images import ImageNames
 
@@ -76,13 +75,14 @@ def measure_instance(g, name, catalogue, endpoint_ms, testbed_cfg) -> list[dict]
     rows = []
     for chain in chains:
         emb = placement.embeddings[chain.id]
-        model = chain_latency(g, chain, emb, round_trip=True) + endpoint_ms
+        model = calibration.model_rtt(g, chain, emb)
         m = measured[chain.id]
         rows.append({
             "substrate": name, "chain_id": chain.id, "style": chain.id.split("-", 1)[1],
             "servers": ",".join(map(str, emb.servers)), "hops": sum(len(p) - 1 for p in emb.paths),
             "link_rtt_ms": 2 * sum(g.edges[u, v][DELAY] for p in emb.paths for u, v in zip(p, p[1:])),
-            "proc_ms": sum(v.proc_delay for v in chain.vnfs), "endpoint_ms": endpoint_ms,
+            "proc_ms": sum(calibration.proc_delay.get(v.type, v.proc_delay) for v in chain.vnfs),
+            "endpoint_ms": calibration.endpoint_ms,
             "model_rtt_ms": model, "measured_p50_ms": m["p50_ms"], "measured_p95_ms": m["p95_ms"],
             "errors": m["errors"], "trace_ok": m["trace_ok"], "delay_mechanism": mechanism,
         })
@@ -113,7 +113,7 @@ def plot(df: pd.DataFrame, path_stem: Path) -> None:
 
 def run_fidelity(cfg) -> pd.DataFrame:
     """Hydra task of ``experiment=fidelity``: calibrate, deploy each substrate, compare, plot."""
-    from testbed.calibrate import calibrate, calibrated_catalogue
+    from testbed.calibrate import calibrate
     from testbed.images import ImageNames
 
     params = dict(cfg.study)
@@ -122,12 +122,11 @@ def run_fidelity(cfg) -> pd.DataFrame:
     catalogue = {t: DEFAULT_CATALOGUE[t] for t in VNF_TYPES}
     calibration = calibrate(catalogue, host_kind=cfg.testbed.kind, requests=params.get("calibration_requests", 50),
                             images=ImageNames(**cfg.testbed.images), log=log.info)
-    endpoint_ms = calibration.endpoint_ms
-    catalogue = calibrated_catalogue(catalogue, calibration.proc_delay)
-    log.info("calibrated processing delays (ms): %s; endpoint overhead %.2f ms", calibration.proc_delay, endpoint_ms)
+    log.info("calibrated processing delays (ms): %s; endpoint overhead %.2f ms", calibration.proc_delay,
+             calibration.endpoint_ms)
     rows = []
     for name in params.get("substrates", list(SUBSTRATES)):
-        rows += measure_instance(SUBSTRATES[name](params), name, catalogue, endpoint_ms, cfg.testbed)
+        rows += measure_instance(SUBSTRATES[name](params), name, catalogue, calibration, cfg.testbed)
     df = pd.DataFrame(rows)
     df["abs_error_ms"] = (df["measured_p50_ms"] - df["model_rtt_ms"]).abs()
     df["rel_error"] = (df["measured_p50_ms"] - df["model_rtt_ms"]) / df["model_rtt_ms"]

@@ -14,18 +14,53 @@ import math
 
 from omegaconf import OmegaConf
 
+from placement.metrics import chain_latency
 from placement.model import Placement
 
 from .results import MEASURED_COLUMNS
 
-__all__ = ["not_measured", "preflight", "deploy_and_measure"]
+__all__ = ["not_measured", "preflight", "deploy_and_measure", "latency_model", "latency_comparison"]
 
 
 def not_measured() -> dict:
     """The testbed columns of a row that was not deployed (NaN numbers, None otherwise)."""
     row = {column: math.nan for column in MEASURED_COLUMNS.values()}
-    row.update(trace_ok=None, vnf_counters=None, delay_mechanism=None, host_kind=None, testbed_run_id=None)
+    row.update(trace_ok=None, vnf_counters=None, delay_mechanism=None, host_kind=None, testbed_run_id=None,
+               testbed_model_rtt_ms=math.nan, latency_model=None)
     return row
+
+
+def latency_model(substrate, chains, placement, host_kind: str, delay_mechanism: str):
+    """The model a deployment's measured latency is compared with: ``(name, round trip by chain id)``.
+
+    This machine's calibration (:func:`testbed.calibrate.cached`) when it has
+    one for the host kind and delay mechanism; else the nominal model
+    (``model_rtt_ms``: catalogue processing delays, no endpoint overhead).
+    """
+    from testbed.calibrate import cached  # lazy, as above
+
+    calibration = cached(host_kind, delay_mechanism)
+    by_id = {c.id: c for c in chains}
+    if calibration is None:
+        return ("nominal (no calibration on this machine: python -m testbed.calibrate)",
+                {cid: chain_latency(substrate, by_id[cid], e, round_trip=True)
+                 for cid, e in placement.embeddings.items()})
+    return (f"calibrated on this machine ({calibration.created})",
+            {cid: calibration.model_rtt(substrate, by_id[cid], e) for cid, e in placement.embeddings.items()})
+
+
+def latency_comparison(df) -> str | None:
+    """Measured p50 against the deployment's latency model, one line per deployed chain (None if none)."""
+    deployed = df[df["testbed_model_rtt_ms"].notna() & df["measured_p50_ms"].notna()] \
+        if "testbed_model_rtt_ms" in df else df.iloc[:0]
+    if deployed.empty:
+        return None
+    lines = [f"measured p50 against the {deployed['latency_model'].iloc[0]} model round trip (ms):"]
+    for row in deployed.itertuples():
+        error = (row.measured_p50_ms - row.testbed_model_rtt_ms) / row.testbed_model_rtt_ms
+        lines.append(f"  {row.chain_id}: measured {row.measured_p50_ms:.2f}, model {row.testbed_model_rtt_ms:.2f} "
+                     f"({100 * error:+.1f}%)")
+    return "\n".join(lines)
 
 
 def _measured_columns(measured: dict | None, info: dict) -> dict:
@@ -74,4 +109,11 @@ def deploy_and_measure(substrate, chains, rows, placement: Placement, testbed_cf
     ) as tb:
         measured = {m["chain_id"]: m for m in tb.measure(requests=testbed_cfg.requests)}
         info = dict(tb.info)
-    return [{**row, **_measured_columns(measured.get(row["chain_id"]), info)} for row in rows]
+    model, rtt = latency_model(substrate, deployed, placement, info["host_kind"], info["delay_mechanism"])
+    out = []
+    for row in rows:
+        columns = _measured_columns(measured.get(row["chain_id"]), info)
+        if row["chain_id"] in rtt:
+            columns.update(testbed_model_rtt_ms=rtt[row["chain_id"]], latency_model=model)
+        out.append({**row, **columns})
+    return out

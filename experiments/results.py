@@ -89,7 +89,8 @@ COLUMNS = [
     "arrival", "departure", "mapping", "paths", "hops", "cost", "demand", "revenue",
     "model_latency_ms", "model_rtt_ms", "solve_time_ms", "rep_solve_time_ms",
     # the testbed (NaN/None when not deployed)
-    *MEASURED_COLUMNS.values(), "vnf_counters", "delay_mechanism", "host_kind", "testbed_run_id",
+    *MEASURED_COLUMNS.values(), "testbed_model_rtt_ms", "latency_model", "vnf_counters", "delay_mechanism",
+    "host_kind", "testbed_run_id",
     # the environment
     "python", "sfcbench_version", "networkx_version", "highspy_version", "pandas_version",
     "numpy_version", "git_commit", "git_dirty", "kernel", "hostname", "created",

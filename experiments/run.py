@@ -37,7 +37,7 @@ from placement.errors import InvalidPlacement
 from placement.substrate import servers
 from testbed.system import TestbedError  # standard library only: no Mininet or Docker needed
 
-from .measure import deploy_and_measure, not_measured, preflight
+from .measure import deploy_and_measure, latency_comparison, not_measured, preflight
 from .placing import PLACERS, instance_optimum, with_optimum
 from .report import summary_table
 from .results import (
@@ -218,6 +218,9 @@ def main(cfg: DictConfig) -> float | None:
             return None
         table = summary_table(df)
         log.info("summary (latencies in ms, solve time per repetition):\n%s", table.round(3).to_string())
+        comparison = latency_comparison(df)
+        if comparison:
+            log.info("%s", comparison)
         errors = df[df["status"] == "error"]
         for row in errors.itertuples():
             log.warning("chain %s: error: %s", row.chain_id, row.reason)
