@@ -32,6 +32,7 @@ PENALTY = 1000.0
 REPAIR_CANDIDATES = 20
 """While the assignment is invalid, a descent tries only this many servers per VNF (the cheapest by estimate)."""
 
+
 def _excess(used, cap):
     """Violation of one capacity: 0 when it holds, else 1 plus the overused fraction (so in (1, 2])."""
     return 0.0 if used <= cap + EPS else 1.0 + (used - cap) / used
@@ -96,8 +97,9 @@ class Assignment:
 
     VNF ``j`` (all chains' VNFs in order) may go on ``domains[j]``: servers
     that fit it alone and from which the chain's ingress and egress are
-    reachable within its latency budget.  :meth:`move` changes servers and
-    returns the changes that undo it.
+    reachable within its latency budget.  :meth:`load` sets a first
+    assignment (call it before anything else); :meth:`move` changes
+    servers and returns the changes that undo it.
 
     Examples
     --------
@@ -135,8 +137,6 @@ class Assignment:
         self.first.append(len(self.owner))
         self.allowed = [set(d) for d in self.domains]
         self._estimates = {}  # (VNF, its neighbouring hops) -> estimates()
-        self.server = [d[0] for d in self.domains]
-        self.load(self.server)
 
     @property
     def n(self) -> int:
@@ -329,7 +329,14 @@ class Assignment:
         return list(range(j, end))
 
     def random_move(self, rng, p_swap) -> list:
-        """A random relocation (half of them next to a chain neighbour) or, with probability ``p_swap``, swap."""
+        """A random move: with probability ``p_swap`` a swap of two VNFs, else a relocation.
+
+        A relocation puts VNF ``j`` next to a chain neighbour (a third of the
+        time), on a random server of its domain (a third), or on a random
+        server together with the next VNF of its chain (a third: moving a
+        pair at once crosses states where moving either alone breaks a
+        latency bound or a capacity).
+        """
         j = int(rng.integers(self.n))
         if self.n > 1 and rng.random() < p_swap:
             other = int(rng.integers(self.n))
@@ -337,13 +344,17 @@ class Assignment:
             if a != b and b in self.allowed[j] and a in self.allowed[other]:
                 return [(j, b), (other, a)]
         k, i = self.owner[j]
-        if rng.random() < 0.5:
+        kind = rng.random()
+        if kind < 1 / 3:
             h = i + (self.chains[k].ingress is not None) + (1 if rng.random() < 0.5 else -1)
             target = self._hop(k, h) if h >= 0 else None
             if target in self.allowed[j] and target != self.server[j]:
                 return [(j, target)]
         domain = self.domains[j]
-        return [(j, domain[int(rng.integers(len(domain)))])]
+        target = domain[int(rng.integers(len(domain)))]
+        if kind > 2 / 3 and j + 1 < self.first[k + 1] and target in self.allowed[j + 1]:
+            return [(j, target), (j + 1, target)]
+        return [(j, target)]
 
     # --------------------------------------------------------------- results
 
@@ -409,7 +420,11 @@ class Best:
 
 
 def descend(state: Assignment, *, max_moves=10_000) -> int:
-    """First-improvement local search: relocations, then swaps, until no move lowers the objective.
+    """First-improvement local search until no move lowers the objective.
+
+    Moves: relocate one VNF, or with it the VNFs after it on the same
+    server, or it and the next VNF of its chain onto one server; failing
+    those, swap two VNFs.
 
     Candidates are tried best estimate first; when the assignment is valid
     only moves whose estimated cost is lower are tried at all.  Returns the
@@ -431,8 +446,12 @@ def _try(state, changes, before):
 
 def _relocate(state):
     for j in range(state.n):
-        run = state.run(j)
-        for block in [[j], run] if len(run) > 1 else [[j]]:
+        blocks = [[j]]
+        pair = [j, j + 1] if j + 1 < state.first[state.owner[j][0] + 1] else None  # consolidate, as random_move does
+        for block in (state.run(j), pair):
+            if block is not None and len(block) > 1 and block not in blocks:
+                blocks.append(block)
+        for block in blocks:
             here = state.server[j]
             estimate = state.estimates(j, block[-1])
             now = estimate.get(here, math.inf)
@@ -494,6 +513,18 @@ def embed_fixed(G, chains, assignment):
     return out
 
 
+def _capacities(G) -> list:
+    """Every free capacity of ``G`` with the attribute dict holding it: far cheaper than a copy."""
+    saved = [(a, CPU, a[CPU]) for a in G._node.values() if CPU in a]
+    saved += [(a, MEM, a[MEM]) for a in G._node.values() if MEM in a]
+    return saved + [(a, BW, a[BW]) for _, _, a in G.edges(data=True)]
+
+
+def _restore(saved) -> None:
+    for attrs, name, value in saved:
+        attrs[name] = value
+
+
 class SearchPlacement(PlacementAlgorithm):
     """Frame of the search baselines: start from a constructive algorithm, search, keep the cheaper valid answer.
 
@@ -517,11 +548,14 @@ class SearchPlacement(PlacementAlgorithm):
     def _place(self, residual, chains, rng):
         self._check()
         start, error = None, None
-        try:  # the inputs are checked already: run the start on a copy directly
-            found = get_algorithm(self.start)._place(working_copy(residual), chains, rng)
+        saved = _capacities(residual)
+        try:  # the inputs are checked already: run the start on the residual, then give back what it took
+            found = get_algorithm(self.start)._place(residual, chains, rng)
             start = found.embeddings if isinstance(found, Placement) else dict(found)
         except Infeasible as e:  # the search may still find room (the Assignment raises if it cannot)
             error = e
+        finally:
+            _restore(saved)
         try:
             state = Assignment(residual, chains, penalty=self.penalty)
         except Infeasible:

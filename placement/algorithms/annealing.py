@@ -32,8 +32,9 @@ class SimulatedAnnealing(SearchPlacement):
     ----------
     start : str
         Registered name of the constructive algorithm to start from.
-    iterations : int
-        Moves tried (the stopping rule, with the temperature schedule).
+    moves_per_vnf : int
+        Moves tried per VNF of the call (the stopping rule, with the
+        temperature schedule): the work grows with the decisions to make.
     initial_temperature, final_temperature : float
         Temperatures at the first and last iteration, in units of the start's
         cost per VNF; cooling is geometric in between.
@@ -48,7 +49,7 @@ class SimulatedAnnealing(SearchPlacement):
     >>> from placement.model import VNF, Chain
     >>> G = star(4, cpu=1.0)
     >>> cs = [Chain(f"c{i}", (VNF("a", cpu=1.0),), "srv0", "srv1") for i in range(2)]
-    >>> p = SimulatedAnnealing(iterations=200).place(G, cs, seed=0)
+    >>> p = SimulatedAnnealing(moves_per_vnf=100).place(G, cs, seed=0)
     >>> sorted(e.servers[0] for e in p.embeddings.values())
     ['srv0', 'srv1']
     """
@@ -57,14 +58,14 @@ class SimulatedAnnealing(SearchPlacement):
         self,
         *,
         start="greedy",
-        iterations=2000,
+        moves_per_vnf=200,
         initial_temperature=1.0,
         final_temperature=0.001,
         p_swap=0.2,
         penalty=PENALTY,
     ):
         self.start = start
-        self.iterations = iterations
+        self.moves_per_vnf = moves_per_vnf
         self.initial_temperature = initial_temperature
         self.final_temperature = final_temperature
         self.p_swap = p_swap
@@ -72,7 +73,7 @@ class SimulatedAnnealing(SearchPlacement):
 
     def _check(self):
         super()._check()
-        for name in ("iterations", "initial_temperature", "final_temperature"):
+        for name in ("moves_per_vnf", "initial_temperature", "final_temperature"):
             check_positive(f"annealing {name}", getattr(self, name))
         if self.final_temperature > self.initial_temperature:
             raise ValueError("annealing final_temperature must not exceed initial_temperature")
@@ -81,10 +82,11 @@ class SimulatedAnnealing(SearchPlacement):
     def _search(self, state, rng):
         scale = max(state.cost() / max(state.n, 1), 1e-3)
         temperature = self.initial_temperature * scale
-        steps = max(int(self.iterations) - 1, 1)
+        moves = int(self.moves_per_vnf) * state.n
+        steps = max(moves - 1, 1)
         cooling = (self.final_temperature / self.initial_temperature) ** (1.0 / steps)
         current, best = state.objective(), Best(state)
-        for _ in range(int(self.iterations)):
+        for _ in range(moves):
             undo = state.move(state.random_move(rng, self.p_swap))
             value = state.objective()
             if value <= current or rng.random() < math.exp((current - value) / temperature):

@@ -31,8 +31,8 @@ class TabuSearch(SearchPlacement):
     ----------
     start : str
         Registered name of the constructive algorithm to start from.
-    iterations : int
-        Maximum number of iterations (moves made).
+    iterations_per_vnf : int
+        Maximum number of iterations (moves made) per VNF of the call.
     neighbours : int
         Random moves sampled and evaluated per iteration.
     tenure : int
@@ -50,14 +50,14 @@ class TabuSearch(SearchPlacement):
     >>> from placement.model import VNF, Chain
     >>> G = star(4, cpu=1.0)
     >>> cs = [Chain(f"c{i}", (VNF("a", cpu=1.0),), "srv0", "srv1") for i in range(2)]
-    >>> p = TabuSearch(iterations=50).place(G, cs, seed=0)
+    >>> p = TabuSearch(iterations_per_vnf=25).place(G, cs, seed=0)
     >>> sorted(e.servers[0] for e in p.embeddings.values())
     ['srv0', 'srv1']
     """
 
-    def __init__(self, *, start="greedy", iterations=200, neighbours=20, tenure=7, patience=50, p_swap=0.2, penalty=PENALTY):
+    def __init__(self, *, start="greedy", iterations_per_vnf=20, neighbours=10, tenure=7, patience=30, p_swap=0.2, penalty=PENALTY):
         self.start = start
-        self.iterations = iterations
+        self.iterations_per_vnf = iterations_per_vnf
         self.neighbours = neighbours
         self.tenure = tenure
         self.patience = patience
@@ -66,14 +66,14 @@ class TabuSearch(SearchPlacement):
 
     def _check(self):
         super()._check()
-        for name in ("iterations", "neighbours", "tenure", "patience"):
+        for name in ("iterations_per_vnf", "neighbours", "tenure", "patience"):
             check_positive(f"tabu {name}", getattr(self, name))
         check_probability("tabu p_swap", self.p_swap, closed=True)
 
     def _search(self, state, rng):
         tabu = {}  # (VNF, server) -> last iteration at which moving the VNF there is tabu
         best, stale = Best(state), 0
-        for it in range(int(self.iterations)):
+        for it in range(int(self.iterations_per_vnf) * state.n):
             choice = None
             for _ in range(int(self.neighbours)):
                 changes = state.random_move(rng, self.p_swap)
