@@ -33,7 +33,10 @@ _banner_caught = False
 def _build_catching_stdout() -> highspy.Highs:
     """A new ``Highs``, whatever it writes to file descriptor 1 while being built logged instead."""
     sys.stdout.flush()  # Python's pending output belongs to stdout, not to the log
-    saved = os.dup(1)
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all: nothing to keep clean
+        return highspy.Highs()
     with tempfile.TemporaryFile() as caught:
         os.dup2(caught.fileno(), 1)
         try:
