@@ -32,11 +32,10 @@ _banner_caught = False
 
 def _build_catching_stdout() -> highspy.Highs:
     """A new ``Highs``, whatever it writes to file descriptor 1 while being built logged instead."""
-    sys.stdout.flush()  # Python's pending output belongs to stdout, not to the log
-    try:
-        saved = os.dup(1)
-    except OSError:  # no stdout at all: nothing to keep clean
+    if sys.stdout is None:  # no stdout at all: nothing to keep clean
         return highspy.Highs()
+    sys.stdout.flush()  # Python's pending output belongs to stdout, not to the log
+    saved = os.dup(1)
     with tempfile.TemporaryFile() as caught:
         os.dup2(caught.fileno(), 1)
         try:
