@@ -162,7 +162,7 @@ def plot_metric(df: pd.DataFrame, metric: str = "acceptance") -> Figure | None:
             ax.set_yscale("log")
         if axes.facets:
             ax.set_title(axes.facet_label(values))
-    n = data.groupby("series").size().max()
+    n = data.groupby(["series", *axes.facets, *([axes.x] if axes.x else [])], dropna=False).size().max()
     spread = "line: mean, band: min to max" if lines else "bar: mean, dots: runs"
     fig.suptitle(f"{METRICS[metric].split(' (')[0].capitalize()}\n{n} run(s) per point; {spread}")
     if lines:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .figures import latency_points, series_colors, timeline_bands, timeline_columns, timeline_label
 from .load import Sweep
-from .tables import METRICS, parameter_label, run_metrics, spread_table, sweep_axes
+from .tables import METRICS, facet_label, parameter_label, run_metrics, spread_table, sweep_axes
 
 __all__ = ["render_page", "interactive_figures", "spread_display"]
 
@@ -120,8 +120,8 @@ def _over_time(timeline: pd.DataFrame):
     bands = {c: timeline_bands(timeline, c) for c in columns}
     facets = [c for c in bands[columns[0]].columns if c not in ("time", "mean", "min", "max", "series", "runs")]
     combos = list(bands[columns[0]].groupby(facets, dropna=False).groups) if facets else [()]
-    titles = [f"{timeline_label(c)}{' | ' + ', '.join(map(str, k if isinstance(k, tuple) else (k,))) if facets else ''}"
-              for k in combos for c in columns]
+    titles = [facet_label(facets, k if isinstance(k, tuple) else (k,)).replace("\n", " ") if facets else ""
+              for k in combos for _ in columns]
     fig = make_subplots(rows=len(combos), cols=len(columns), subplot_titles=titles)
     colors = series_colors(bands[columns[0]]["series"])
     for r, combo in enumerate(combos, start=1):
@@ -141,6 +141,7 @@ def _over_time(timeline: pd.DataFrame):
                                          hovertemplate=f"{label}<br>t=%{{x:.1f}}<br>mean %{{y:.3g}}<extra></extra>"),
                               row=r, col=c)
             fig.update_xaxes(title_text="time (simulation time units)", row=r, col=c)
+            fig.update_yaxes(title_text=timeline_label(column).replace(" (", "<br>("), row=r, col=c)
     fig.update_layout(height=340 * len(combos) + 40)
     return fig
 
