@@ -62,7 +62,7 @@ def spread_display(metrics: pd.DataFrame) -> pd.DataFrame:
             f"{_number(m)} \u00b1 {_number(0 if pd.isna(sd) else sd)} [{_number(lo)}, {_number(hi)}]"
             for m, sd, lo, hi in zip(s["mean"], s["std"], s["min"], s["max"])
         ]
-    out["runs (seeds x repetitions)"] = table["runs"]
+    out["runs (seeds x repetitions)"] = table[("runs", "count")]
     out.index.names = ["algorithm" if n == "series" else parameter_label(n) for n in out.index.names]
     return out
 

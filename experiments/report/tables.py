@@ -241,8 +241,8 @@ def summary_table(df: pd.DataFrame, by=("algorithm",)) -> pd.DataFrame:
 def spread_table(metrics: pd.DataFrame, axes: SweepAxes | None = None) -> pd.DataFrame:
     """Per series and sweep point: each metric's mean, std, min and max over seeds and repetitions.
 
-    Columns ``(metric, stat)`` plus ``runs`` (how many (run, repetition)
-    values each row summarises); metrics that are NaN everywhere are left out.
+    Columns ``(metric, stat)`` plus ``("runs", "count")`` (how many (run,
+    repetition) values each row summarises); metrics that are NaN everywhere are left out.
     """
     axes = axes or sweep_axes(metrics)
     by = ["series", *([axes.x] if axes.x else []), *axes.facets]
@@ -250,5 +250,5 @@ def spread_table(metrics: pd.DataFrame, axes: SweepAxes | None = None) -> pd.Dat
     present = [m for m in METRICS if m in data and data[m].notna().any()]
     g = data.groupby(by, dropna=False, sort=True)
     table = g[present].agg(["mean", "std", "min", "max"])
-    table["runs"] = g.size()
+    table[("runs", "count")] = g.size()
     return table
