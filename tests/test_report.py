@@ -138,6 +138,20 @@ def test_run_metrics_one_row_per_run_and_repetition(sweep):
     assert np.allclose(metrics.set_index("run_id")["acceptance"], by_hand.loc[metrics["run_id"]])
 
 
+def test_spread_table_summarises_seeds_per_algorithm_and_sweep_point(sweep, online):
+    table = report.spread_table(report.run_metrics(sweep.results))
+    assert list(table.index) == [("greedy", 3), ("greedy", 6), ("random", 3), ("random", 6)]
+    assert (table[("runs", "count")] == 1).all() and table[("acceptance", "std")].isna().all()
+    metrics = report.run_metrics(online.results)
+    table = report.spread_table(metrics)
+    assert (table[("runs", "count")] == 2).all()
+    greedy = metrics[metrics["algorithm"] == "greedy"]["acceptance"]
+    assert table.loc["greedy", ("acceptance", "mean")] == pytest.approx(greedy.mean())
+    assert table.loc["greedy", ("acceptance", "min")] == greedy.min()
+    shown = report.spread_display(metrics)
+    assert shown.index.name == "algorithm" and shown["runs (seeds x repetitions)"].tolist() == [2, 2]
+
+
 def test_sweep_axes_follow_what_varies(sweep, online, everything):
     axes = report.sweep_axes(report.run_metrics(sweep.results))
     assert axes.x == "n_chains" and axes.facets == [] and axes.varying["n_chains"] == [3, 6]
@@ -212,6 +226,9 @@ def test_model_vs_measured_from_testbed_rows_and_fidelity_runs(everything):
     assert [tuple(line.get_xdata()) == tuple(line.get_ydata()) for line in ax.get_lines()] == [True]  # identity
     points = report.latency_points(with_measurements(everything.results), everything.studies)
     assert set(points["source"]) == {"greedy", "random", "fidelity: line"}
+    calibrated = with_measurements(everything.results).assign(testbed_model_rtt_ms=lambda d: d["model_rtt_ms"] + 1.0)
+    again = report.latency_points(calibrated, everything.studies)
+    assert np.allclose(again["model_rtt_ms"][: len(points) - 3], points["model_rtt_ms"][: len(points) - 3] + 1.0)
 
 
 def _texts(fig, renderer):

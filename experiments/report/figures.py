@@ -292,11 +292,18 @@ def plot_latency_cdf(df: pd.DataFrame) -> Figure | None:
 
 def latency_points(df: pd.DataFrame, studies: dict | None = None) -> pd.DataFrame:
     """Every chain measured on a testbed: ``source`` (algorithm, or the fidelity study's substrate),
-    ``run_id``, ``chain_id``, ``model_rtt_ms`` and ``measured_p50_ms``."""
+    ``run_id``, ``chain_id``, ``model_rtt_ms`` and ``measured_p50_ms``.
+
+    A deployed run's model is the one its testbed compared against
+    (``testbed_model_rtt_ms``, calibrated when the machine has a
+    calibration) where it recorded one, else the nominal ``model_rtt_ms``.
+    """
     cols = ["source", "run_id", "chain_id", "model_rtt_ms", "measured_p50_ms"]
     frames = []
     if "measured_p50_ms" in df:
         rows = df[df["measured_p50_ms"].notna()]
+        if "testbed_model_rtt_ms" in rows:  # the testbed's own (calibrated) model, where the run made one
+            rows = rows.assign(model_rtt_ms=rows["testbed_model_rtt_ms"].fillna(rows["model_rtt_ms"]))
         frames.append(rows.assign(source=rows["algorithm"])[cols])
     fidelity = (studies or {}).get("fidelity")
     if fidelity is not None and len(fidelity):
