@@ -21,15 +21,17 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+# testbed.nodes first: where Mininet is missing, it says how to install it.
+from testbed.nodes import DockerHost, ProcessHost, RunNode, SfcLink, privileged_options  # isort: skip
+
 from mininet.link import Link, TCLink
 from mininet.log import info, output, warn
+from mininet.moduledeps import pathCheck
 from mininet.net import Mininet
 from mininet.node import OVSSwitch
 from mininet.nodelib import LinuxBridge
-from mininet.moduledeps import pathCheck
 
 from testbed import system
-from testbed.nodes import DockerHost, ProcessHost, RunNode, SfcLink, privileged_options
 from testbed.runtime import Run
 from testbed.system import TestbedError, parallel
 
