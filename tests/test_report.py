@@ -219,6 +219,16 @@ def test_placement_labels_only_the_top_chains_by_revenue(online):
     assert {"server CPU in use (%)", "link bandwidth in use (%), also as width"} <= cbar_labels
 
 
+def test_placement_of_many_chains_on_a_real_map_stays_readable(run_cfg, tmp_path):
+    run_experiment(run_cfg("topology=zoo_geant", "workload.n=80", results_dir=tmp_path / "geant"))
+    sweep = report.load([tmp_path / "geant"])
+    run_id = sweep.results["run_id"].iloc[0]
+    fig = report.plot_placement(sweep.results, *sweep.instance(run_id), run_id=run_id)
+    assert (sweep.results["status"] == "placed").sum() > 20
+    assert len(fig.legends[0].get_texts()) == 5
+    check_conventions(fig, "geant placement")  # no overlapping or cut-off text
+
+
 def test_model_vs_measured_from_testbed_rows_and_fidelity_runs(everything):
     assert report.plot_model_vs_measured(everything.results) is None
     fig = report.plot_model_vs_measured(with_measurements(everything.results), everything.studies)

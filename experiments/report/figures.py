@@ -364,6 +364,13 @@ def active_at_peak(rows: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
     return placed[alive[best]], float(arrival[best])
 
 
+def _ends(row) -> str:
+    """``ingress → egress`` of a result row, or its number of VNFs when it has no fixed endpoints."""
+    if pd.notna(row.get("ingress")) and pd.notna(row.get("egress")):
+        return f"{row['ingress']} \u2192 {row['egress']}"
+    return f"{len(json.loads(row['vnfs']))} VNFs, no fixed endpoints"
+
+
 @styled
 def plot_placement(df: pd.DataFrame, substrate, chains, run_id=None, repetition=0, top: int = 5,
                    chain=None) -> Figure | None:
@@ -413,8 +420,7 @@ def plot_placement(df: pd.DataFrame, substrate, chains, run_id=None, repetition=
         ax.scatter([pos[h][0] for h in hosts], [pos[h][1] for h in hosts], marker="o", s=55, facecolors="none",
                    edgecolors=color, linewidths=1.5, zorder=4)
         handles.append(Line2D([], [], color=color, linestyle="--", marker="o", markerfacecolor="none",
-                              label=f"{row['chain_id']}: {row['ingress']} \u2192 {row['egress']} "
-                                    f"(revenue {row['revenue']:.0f})"))
+                              label=f"{row['chain_id']}: {_ends(row)} (revenue {row['revenue']:.0f})"))
     ax.set_axis_off()
     when = f" at t = {instant:.1f}" if instant is not None else ""
     first = rows.iloc[0]
