@@ -30,7 +30,10 @@ PENALTY = 1000.0
 """Objective added per unit of violation: far above any cost difference a move makes, so feasibility comes first."""
 
 REPAIR_CANDIDATES = 20
-"""While the assignment is invalid, a descent tries only this many servers per VNF (the cheapest by estimate)."""
+"""While the assignment is invalid, a descent tries only this many servers per move (the cheapest by estimate)."""
+
+STRICT_TRIES = 8
+"""While it is valid, only this many cheaper servers per move (more seldom pay: they overload the same links)."""
 
 
 def _excess(used, cap):
@@ -304,6 +307,37 @@ class Assignment:
                 out[s] = total
         return out
 
+    def block_cost(self, j, last) -> float:
+        """Current cost of the virtual links into, within and out of VNFs ``j..last`` (one chain).
+
+        What :meth:`estimates` predicts for the same VNFs moved together.
+        """
+        k, i = self.owner[j]
+        chain = self.chains[k]
+        into = i if chain.ingress is not None else i - 1
+        total = 0.0
+        for link in range(max(into, 0), min(into + 2 + last - j, chain.n_links)):
+            found = self.links[k][link]
+            if found is None:
+                return math.inf
+            total += self.lw * found[0] + self.bww * chain.bw * (len(found[1]) - 1)
+        return total
+
+    def implicated(self, j) -> bool:
+        """Whether VNF ``j`` has a part in a violation: its server or a link next to it is overloaded, or its chain breaks a bound."""
+        k, i = self.owner[j]
+        if self.chain_violation[k]:
+            return True
+        s, attrs = self.server[j], self.G.nodes[self.server[j]]
+        use = self.node_use[s]
+        if use[0] > attrs[CPU] + EPS or use[1] > attrs[MEM] + EPS:
+            return True
+        for link in self._links_at(k, i):
+            for edge in self.links[k][link][2]:
+                if self.edge_use[id(edge)] > edge[BW] + EPS:
+                    return True
+        return False
+
     def admits(self, block, s) -> bool:
         """Whether server ``s`` has room for the VNFs ``block`` (one chain's) and anti-affinity allows it.
 
@@ -451,19 +485,22 @@ def _relocate(state):
         for block in (state.run(j), pair):
             if block is not None and len(block) > 1 and block not in blocks:
                 blocks.append(block)
+        strict = state.feasible()
+        if not strict and not state.implicated(j):
+            continue  # repairing: move only what takes part in a violation
         for block in blocks:
-            here = state.server[j]
             estimate = state.estimates(j, block[-1])
-            now = estimate.get(here, math.inf)
-            strict = state.feasible()
+            now = state.block_cost(j, block[-1])
             before = state.objective()
             tried = 0
             for s in sorted(estimate, key=estimate.__getitem__):
-                if s == here or not all(s in state.allowed[x] for x in block) or (strict and not state.admits(block, s)):
+                if all(state.server[x] == s for x in block) or not all(s in state.allowed[x] for x in block):
                     continue
-                if (strict and estimate[s] >= now - EPS) or tried == REPAIR_CANDIDATES:
+                if not state.admits(block, s):
+                    continue
+                if (strict and estimate[s] >= now - EPS) or tried == (STRICT_TRIES if strict else REPAIR_CANDIDATES):
                     break
-                tried += not strict
+                tried += 1
                 if _try(state, [(x, s) for x in block], before):
                     return True
     return False
@@ -529,28 +566,31 @@ class SearchPlacement(PlacementAlgorithm):
     """Frame of the search baselines: start from a constructive algorithm, search, keep the cheaper valid answer.
 
     Subclasses store ``start`` and ``penalty`` and implement :meth:`_search`,
-    which moves an :class:`Assignment` around and returns the best *valid*
-    assignment it saw (a list of servers) or None.  When the start algorithm
-    fails, the search starts from each VNF's nearest server and tries to
-    reach a valid assignment; if it cannot, the start's :class:`Infeasible`
-    is raised.
+    which moves an :class:`Assignment` around and returns the assignment to
+    keep (a list of servers): the best valid one it saw, else the least
+    violating, which is then re-routed link by link on what is left
+    (:func:`embed_fixed`) in case detours make it valid.  When the start
+    algorithm fails, the search starts from :meth:`Assignment.nearest` and
+    tries to reach a valid assignment; if it cannot, the start's
+    :class:`Infeasible` is raised.
     """
 
-    def _search(self, state: Assignment, rng) -> list | None:
+    def _search(self, state: Assignment, rng) -> list:
         raise NotImplementedError
 
-    def _check(self) -> None:
+    def _check(self, starter) -> None:
         """Raise ``ValueError`` on bad parameters (subclasses add their own checks)."""
-        if isinstance(self.start, str) and isinstance(get_algorithm(self.start), SearchPlacement):
+        if isinstance(starter, SearchPlacement):
             raise ValueError(f"start={self.start!r} is a search itself: start from a constructive algorithm such as 'greedy'")
         check_positive(f"{self.name} penalty", self.penalty)
 
     def _place(self, residual, chains, rng):
-        self._check()
+        starter = get_algorithm(self.start)
+        self._check(starter)
         start, error = None, None
         saved = _capacities(residual)
         try:  # the inputs are checked already: run the start on the residual, then give back what it took
-            found = get_algorithm(self.start)._place(residual, chains, rng)
+            found = starter._place(residual, chains, rng)
             start = found.embeddings if isinstance(found, Placement) else dict(found)
         except Infeasible as e:  # the search may still find room (the Assignment raises if it cannot)
             error = e
@@ -564,11 +604,8 @@ class SearchPlacement(PlacementAlgorithm):
             return Placement(start, info={"start": self.start, "improved": False})
         begin = state.of(start) if start is not None else None
         state.load(begin if begin is not None else state.nearest())
-        best = self._search(state, rng)
-        found = None
-        if best is not None:
-            state.load(best)
-            found = state.embeddings() if state.feasible() else embed_fixed(residual, chains, best)
+        state.load(self._search(state, rng))
+        found = state.embeddings() if state.feasible() else embed_fixed(residual, chains, state.server)
         if found is None and start is None:
             raise error
         start_cost = None if start is None else cost(residual, chains, Placement(start))

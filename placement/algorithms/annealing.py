@@ -71,8 +71,8 @@ class SimulatedAnnealing(SearchPlacement):
         self.p_swap = p_swap
         self.penalty = penalty
 
-    def _check(self):
-        super()._check()
+    def _check(self, starter):
+        super()._check(starter)
         for name in ("moves_per_vnf", "initial_temperature", "final_temperature"):
             check_positive(f"annealing {name}", getattr(self, name))
         if self.final_temperature > self.initial_temperature:

@@ -7,7 +7,10 @@ improvement) and of the hill-climbing refinement of Li, Lan, Wang and Hu,
 "Service function chain deployment based on optimal weighted graph
 matching" (Journal on Communications 40(3), 2019).  Taken: start from a
 constructive solution, relocate one VNF or swap two while that lowers the
-cost, first improvement.  Adapted to SFC chains: after each move the
+cost, first improvement.  Adapted to SFC chains: a relocation may also
+carry the VNFs that follow on the same server, or the next VNF of the
+chain, onto one server (single moves cannot leave a shared server
+without first lengthening the chain); after each move the
 virtual links next to the moved VNFs are re-routed on shortest-delay paths
 with the chain's bandwidth free, the objective is
 :func:`placement.metrics.cost` with penalties for capacity, latency and
@@ -54,8 +57,8 @@ class LocalSearch(SearchPlacement):
         self.max_moves = max_moves
         self.penalty = penalty
 
-    def _check(self):
-        super()._check()
+    def _check(self, starter):
+        super()._check(starter)
         check_positive("local_search max_moves", self.max_moves)
 
     def _search(self, state, rng):

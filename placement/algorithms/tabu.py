@@ -64,8 +64,8 @@ class TabuSearch(SearchPlacement):
         self.p_swap = p_swap
         self.penalty = penalty
 
-    def _check(self):
-        super()._check()
+    def _check(self, starter):
+        super()._check(starter)
         for name in ("iterations_per_vnf", "neighbours", "tenure", "patience"):
             check_positive(f"tabu {name}", getattr(self, name))
         check_probability("tabu p_swap", self.p_swap, closed=True)
