@@ -706,19 +706,26 @@ def _maximal_cliques(chains):
     return cliques
 
 
-def lp_bound(substrate, chains, *, time_limit=600.0, threads=1) -> float:
+def lp_bound(substrate, chains, *, relaxation="flow", time_limit=600.0, threads=1) -> float:
     """An upper bound on the revenue any policy can accept from ``chains``: the LP of a flow relaxation.
 
     Each chain is relaxed to a fraction ``y`` accepted, one walk-flow of
     value ``y`` from its ingress to its egress (any server where it has
     none) within its latency budget, and its total CPU spread over servers
     the walk visits (each server at most the CPU of the VNFs that fit
-    there).  Every embedding is such a flow, so the LP optimum bounds the
+    there; with anti-affinity, at most its largest VNF per server and one
+    hop per link between VNFs).  Every embedding is such a flow, so the LP optimum bounds the
     admission optimum (and the MILP's own LP, which keeps one flow per
     virtual link, is at least as tight).  Capacities hold for every set of
     chains alive at the same time (from ``arrival``/``lifetime``), so the
     bound also holds for an online run.  Size: per chain, one column per arc
     and server in its latency scope; solved by HiGHS (interior point).
+
+    ``relaxation="aggregate"`` is far cheaper and weaker, for long online
+    runs on large substrates: per set of chains alive together, their CPU
+    within the total server CPU and their bandwidth times the fewest
+    substrate hops an embedding needs (:func:`_least_hops`) within the total
+    link capacity.
 
     Examples
     --------
@@ -731,7 +738,12 @@ def lp_bound(substrate, chains, *, time_limit=600.0, threads=1) -> float:
     chains = list(chains)
     if not chains:
         return 0.0
-    model = _FlowRelaxation(substrate, chains)
+    if relaxation == "flow":
+        model = _FlowRelaxation(substrate, chains)
+    elif relaxation == "aggregate":
+        model = _AggregateRelaxation(substrate, chains)
+    else:
+        raise ValueError(f"relaxation must be 'flow' or 'aggregate', got {relaxation!r}")
     h = _highs({"time_limit": float(time_limit), "threads": int(threads), "solver": "ipm", "run_crossover": "off"})
     h.passModel(model.lp())
     h.run()
@@ -798,8 +810,12 @@ class _FlowRelaxation(_AdmissionModel):
                         starts[s] = starts.get(s, []) + [c]
         for node, row in terms.items():
             self._row(row, 0.0, 0.0)
+        spread = getattr(chain, "anti_affinity", False)  # one VNF per server, one hop per link at least
+        if spread and flow:
+            self._row([(col, 1.0) for col in flow.values()] + [(y, -(len(chain.vnfs) - 1.0))], 0.0, np.inf)
         for s, col in cpu.items():
-            fit = sum(v.cpu for v in chain.vnfs if fits(self.G, s, v))
+            fits_here = [v.cpu for v in chain.vnfs if fits(self.G, s, v)]
+            fit = max(fits_here) if spread else sum(fits_here)
             visits = [(c, -total) for c in inflow.get(s, []) + starts.get(s, [])]
             self._row([(col, 1.0)] + visits, -np.inf, 0.0)
             self._row([(col, 1.0), (y, -fit)], -np.inf, 0.0)
@@ -938,3 +954,46 @@ class _PathModel(_AdmissionModel):
             paths = [max(self.f[k, l], key=lambda p: values[self.f[k, l][p]]) for l in range(chain.n_links)]
             out[chain.id] = Embedding(chain.id, placed, paths)
         return Placement(out)
+
+
+def _least_hops(G, chain, hops_from) -> int:
+    """Fewest substrate hops any embedding of ``chain`` uses: its endpoints' hop distance and, with
+    anti-affinity, one per link between VNFs.  ``hops_from(n)`` gives hop distances from ``n``."""
+    between = hops_from(chain.ingress).get(chain.egress, 0) if None not in (chain.ingress, chain.egress) else 0
+    return max(between, len(chain.vnfs) - 1 if getattr(chain, "anti_affinity", False) else 0)
+
+
+class _AggregateRelaxation(_FlowRelaxation):
+    """The rows and columns of ``lp_bound(relaxation="aggregate")``: two knapsack rows per set of chains
+    alive together (total CPU; bandwidth x fewest hops against total link capacity), one column per chain."""
+
+    def __init__(self, G, chains):
+        self._hops = {}
+        super().__init__(G, chains)
+
+    def _hops_from(self, node):
+        if node not in self._hops:
+            self._hops[node] = nx.single_source_shortest_path_length(self.G, node)
+        return self._hops[node]
+
+    def _add_chain(self, k, chain, server_list):
+        candidates, _, _, _ = _scope(self.G, chain, server_list)
+        y = self._column(-self.revenue[k])
+        self.y.append(y)
+        if not all(candidates):
+            self.excluded.append(k)
+            return {}, {}
+        cpu = sum(v.cpu for v in chain.vnfs)
+        links = chain.bw * _least_hops(self.G, chain, self._hops_from)
+        return {"cpu": [(y, cpu)]}, ({"bw": [(y, links)]} if links > 0 else {})
+
+    def _add_clique(self, clique, node_use, edge_use):
+        G = self.G
+        capacity = {
+            "cpu": sum(G.nodes[s][CPU] for s in servers(G)),
+            "bw": sum(a[BW] for _, _, a in G.edges(data=True)),
+        }
+        for resource, use in (("cpu", node_use), ("bw", edge_use)):
+            terms = [t for k in clique for t in use[k].get(resource, [])]
+            if sum(v for _, v in terms) > capacity[resource] + EPS:
+                self._row(terms, -np.inf, capacity[resource] + EPS)

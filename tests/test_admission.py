@@ -198,3 +198,14 @@ def test_online_exact_optimum_is_a_config_error(compose):
         check_config(compose("mode=online", "workload=online", "optimum=exact"))
     with pytest.raises(ConfigError, match="optimum='best'"):
         check_config(compose("optimum=best"))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_both_lp_bounds_hold_online_for_vne_requests(seed):
+    from placement.vne import generate_requests, wx100
+
+    G = wx100(n=12, seed=seed)
+    requests = generate_requests(G, 60, length=(2, 5), arrival_rate=0.2, mean_lifetime=60.0, seed=seed)
+    flow, aggregate = lp_bound(G, requests), lp_bound(G, requests, relaxation="aggregate")
+    for name in ("greedy", "first_fit"):
+        assert simulate(G, requests, name, seed=seed).accepted_revenue <= min(flow, aggregate) + 1e-6
