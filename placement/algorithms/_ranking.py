@@ -144,7 +144,9 @@ def embed_by_rank(G, chain, score, server_list, backtracks):
         def choose(step):
             options = [s for s in step.candidates if s not in banned.get(tuple(trail), ())]
             if not options:
-                raise Infeasible(f"chain {chain.id!r}: every candidate of VNF {step.index} was tried", chain_id=chain.id)
+                raise Infeasible(
+                    f"chain {chain.id!r}: every candidate of VNF {step.index} was tried", chain_id=chain.id
+                )
             trail.append(max(options, key=score.__getitem__))
             return trail[-1]
 

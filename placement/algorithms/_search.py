@@ -89,7 +89,7 @@ class Routes:
             found = None
             if dst in dist:
                 path = paths[dst] if src == a else paths[dst][::-1]
-                adj = self.G.adj
+                adj = self.G._adj
                 found = (dist[dst], path, tuple(adj[u][v] for u, v in zip(path[:-1], path[1:])))
         self._routes[key, a, b] = found
         return found
@@ -184,7 +184,7 @@ class Assignment:
         use = self.node_use.get(s)
         if use is None:
             use = self.node_use[s] = [0.0, 0.0]
-        attrs = self.G.nodes[s]
+        attrs = self.G._node[s]  # the attribute dict itself: no view on the hot path
         for r, (name, amount) in enumerate(((CPU, vnf.cpu), (MEM, vnf.mem))):
             old, cap = use[r], attrs[name]
             use[r] = new = old + sign * amount
@@ -324,7 +324,10 @@ class Assignment:
         return total
 
     def implicated(self, j) -> bool:
-        """Whether VNF ``j`` has a part in a violation: its server or a link next to it is overloaded, or its chain breaks a bound."""
+        """Whether VNF ``j`` takes part in a violation.
+
+        Its server or a link next to it is overloaded, or its chain breaks a bound.
+        """
         k, i = self.owner[j]
         if self.chain_violation[k]:
             return True
@@ -581,7 +584,9 @@ class SearchPlacement(PlacementAlgorithm):
     def _check(self, starter) -> None:
         """Raise ``ValueError`` on bad parameters (subclasses add their own checks)."""
         if isinstance(starter, SearchPlacement):
-            raise ValueError(f"start={self.start!r} is a search itself: start from a constructive algorithm such as 'greedy'")
+            raise ValueError(
+                f"start={self.start!r} is a search itself: start from a constructive algorithm such as 'greedy'"
+            )
         check_positive(f"{self.name} penalty", self.penalty)
 
     def _place(self, residual, chains, rng):

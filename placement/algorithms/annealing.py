@@ -49,7 +49,7 @@ class SimulatedAnnealing(SearchPlacement):
     >>> from placement.model import VNF, Chain
     >>> G = star(4, cpu=1.0)
     >>> cs = [Chain(f"c{i}", (VNF("a", cpu=1.0),), "srv0", "srv1") for i in range(2)]
-    >>> p = SimulatedAnnealing(moves_per_vnf=100).place(G, cs, seed=0)
+    >>> p = SimulatedAnnealing(moves_per_vnf=50).place(G, cs, seed=0)
     >>> sorted(e.servers[0] for e in p.embeddings.values())
     ['srv0', 'srv1']
     """
@@ -58,7 +58,7 @@ class SimulatedAnnealing(SearchPlacement):
         self,
         *,
         start="greedy",
-        moves_per_vnf=200,
+        moves_per_vnf=100,
         initial_temperature=1.0,
         final_temperature=0.001,
         p_swap=0.2,

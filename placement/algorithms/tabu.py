@@ -55,7 +55,17 @@ class TabuSearch(SearchPlacement):
     ['srv0', 'srv1']
     """
 
-    def __init__(self, *, start="greedy", iterations_per_vnf=20, neighbours=10, tenure=7, patience=30, p_swap=0.2, penalty=PENALTY):
+    def __init__(
+        self,
+        *,
+        start="greedy",
+        iterations_per_vnf=10,
+        neighbours=10,
+        tenure=7,
+        patience=30,
+        p_swap=0.2,
+        penalty=PENALTY,
+    ):
         self.start = start
         self.iterations_per_vnf = iterations_per_vnf
         self.neighbours = neighbours
@@ -81,7 +91,8 @@ class TabuSearch(SearchPlacement):
                 value, valid = state.objective(), state.feasible()
                 state.move(undo)
                 aspires = valid and value < best.valid_value - EPS
-                if (aspires or not any(tabu.get(c, -1) >= it for c in changes)) and (choice is None or value < choice[0]):
+                allowed = aspires or not any(tabu.get(c, -1) >= it for c in changes)
+                if allowed and (choice is None or value < choice[0]):
                     choice = (value, changes)
             stale += 1
             if choice is not None:
