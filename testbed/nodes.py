@@ -29,7 +29,6 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from testbed import system
 from testbed.system import TestbedError, parallel
@@ -588,9 +587,12 @@ class DinDHost(DockerHost):
         return create_container(run, name, image, command, kind=cls.kind, cpu=cpu, mem=mem,
                                 volumes=volumes, init=True, **options, **docker_args)
 
+    SERVER_DAEMON_ARGS = ["--bridge=none", "--iptables=false", "--ip-masq=false"]
+    """A testbed server's inner daemon needs no bridge or NAT: its VNFs share the server's network stack."""
+
     @classmethod
     def server_params(cls, images, cpu, mem, log=None) -> dict:
-        return {"image": images.dind, "cpu": cpu, "mem": mem, "log": log}
+        return {"image": images.dind, "command": cls.SERVER_DAEMON_ARGS, "cpu": cpu, "mem": mem, "log": log}
 
     @classmethod
     def prepare_servers(cls, servers, images, run) -> None:
@@ -611,16 +613,17 @@ class DinDHost(DockerHost):
         parallel(ready, servers, desc="servers: Docker daemons")
 
     def start_vnf(self, spec, vnf_args):
-        """The VNF as an inner container publishing its port on the virtual link's address."""
+        """The VNF as an inner container: its own filesystem, processes and cgroup, the server's network.
+
+        Sharing the server's network stack (as processes on a real server do)
+        spares a bridge, a published port and NAT per VNF: the VNF listens on
+        its virtual link's address and relays from the next link's own.
+        """
         self.docker(
-            "run", "-d", "--name", spec.name, "--label", f"sfcbench.chain={spec.chain_id}",
-            "-p", f"{spec.in_ip}:{spec.port}:8080", "--cpus", f"{min(spec.cpu, os.cpu_count()):g}",
-            "--memory", f"{int(spec.mem)}m", *self.vnf_mounts,
-            self.vnf_image, *vnf_args, "--listen", "0.0.0.0:8080",
+            "run", "-d", "--name", spec.name, "--label", f"sfcbench.chain={spec.chain_id}", "--network", "host",
+            "--cpus", f"{min(spec.cpu, os.cpu_count()):g}", "--memory", f"{int(spec.mem)}m", *self.vnf_mounts,
+            self.vnf_image, *vnf_args, "--listen", f"{spec.in_ip}:{spec.port}", "--source", spec.out_ip,
         )
-        # Relayed requests leave with the virtual link's own source address (see plan.py).
-        next_ip = urlsplit(spec.next_url).hostname
-        self.cmd(f"iptables -t nat -I POSTROUTING -d {next_ip}/32 -j SNAT --to-source {spec.out_ip}")
 
     def fault(self):
         return super().fault() or (None if self.daemon_answers() else f"the Docker daemon of server {self.name} stopped")
