@@ -364,6 +364,10 @@ def bad_input_cases(results, tmp_path):
     corrupt_timeline = tmp_path / "corrupt_timeline"
     shutil.copytree(results / "online", corrupt_timeline)
     (corrupt_timeline / "greedy-1" / TIMELINE_FILE).write_text("garbage")
+    timeless = tmp_path / "timeless"
+    shutil.copytree(results / "online", timeless)
+    pd.read_parquet(timeless / "random-0" / TIMELINE_FILE).drop(columns="time").to_parquet(
+        timeless / "random-0" / TIMELINE_FILE)
     foreign = tmp_path / "foreign"
     (foreign / "x").mkdir(parents=True)
     save_results(foreign / "x", pd.DataFrame({"a": [1], "b": [2]}))
@@ -375,13 +379,14 @@ def bad_input_cases(results, tmp_path):
         "missing path": (tmp_path / "nowhere", "no such file or directory"),
         "corrupt results": (corrupt, "random-3/results.parquet: the results file is corrupt"),
         "corrupt timeline": (corrupt_timeline, f"greedy-1/{TIMELINE_FILE}: the timeline file is corrupt"),
+        "timeline without time": (timeless, f"random-0/{TIMELINE_FILE}: no time column"),
         "unknown schema": (foreign, "results of an unknown kind"),
         "one run twice": (twice, "is found twice"),
     }
 
 
 @pytest.mark.parametrize("case", ["no runs", "missing path", "corrupt results", "corrupt timeline",
-                                  "unknown schema", "one run twice"])
+                                  "timeline without time", "unknown schema", "one run twice"])
 def test_bad_input_gets_one_line_and_nothing_is_written(results, tmp_path, capsys, case):
     path, message = bad_input_cases(results, tmp_path)[case]
     out = tmp_path / "out"
@@ -447,5 +452,5 @@ def test_report_page_renders_in_a_real_browser_offline(results, tmp_path):
 
     with Image.open(shot) as image:
         width, height = image.size
-        colours = len(set(image.convert("RGB").resize((200, 200)).getdata()))
+        colours = len(image.convert("RGB").resize((200, 200)).getcolors(maxcolors=200 * 200))
     assert width >= 1000 and height >= 2000 and colours > 50  # a drawn page, not a blank one

@@ -86,7 +86,7 @@ class Sweep:
     runs: pd.DataFrame = field(default_factory=pd.DataFrame)
     paths: list[Path] = field(default_factory=list)
 
-    _instances: dict = field(default_factory=dict, repr=False)
+    _instances: dict = field(default_factory=dict, init=False, repr=False)
 
     def instance(self, run_id):
         """``(substrate, chains)`` of a placement run, read from its directory (once)."""
@@ -113,6 +113,18 @@ def _merge_kind(kind: str, frames: list[tuple[Path, pd.DataFrame]]) -> pd.DataFr
             f"the same {kind} run is found twice ({', '.join(dirs)}): it was copied; point the report at one copy"
         )
     return parquet_safe(merged[ordered_columns(merged.columns)])
+
+
+def _timeline(run_dir: Path, results: pd.DataFrame) -> pd.DataFrame:
+    """A run's ``timeline.parquet``, keyed by its run (files without ``run_id`` get the run's own)."""
+    points = _read_parquet(run_dir / TIMELINE_FILE, "the timeline file")
+    if "run_id" not in points and results["run_id"].nunique() == 1:
+        points = points.assign(run_id=results["run_id"].iloc[0])
+    missing = [c for c in ("run_id", "repetition", "time") if c not in points]
+    if missing:
+        raise ReportError(f"{run_dir / TIMELINE_FILE}: no {', '.join(missing)} column; rerun that job with redo=true "
+                          f"or remove {TIMELINE_FILE} to report the run without its timeline")
+    return points
 
 
 def _labelled_timeline(timelines: list[pd.DataFrame], results: pd.DataFrame) -> pd.DataFrame:
@@ -159,7 +171,7 @@ def load(paths) -> Sweep:
         df = df.assign(run_dir=where)
         by_kind.setdefault(kind, []).append((run_dir, df))
         if kind == "placement" and (run_dir / TIMELINE_FILE).is_file():
-            timelines.append(_read_parquet(run_dir / TIMELINE_FILE, "the timeline file"))
+            timelines.append(_timeline(run_dir, df))
         for run_id in df["run_id"].unique() if len(df) else [run_dir.name]:
             runs.append({"run_id": run_id, "kind": kind, "run_dir": where, "rows": int((df["run_id"] == run_id).sum())})
     merged = {kind: _merge_kind(kind, frames) for kind, frames in by_kind.items()}
