@@ -24,6 +24,7 @@ from placement.substrate import servers
 from placement.topologies import line, zoo
 from placement.workload import DEFAULT_CATALOGUE
 
+from .report.figures import styled
 from .results import save_figure, save_results
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def measure_instance(g, name, catalogue, calibration, testbed_cfg) -> list[dict]
     return rows
 
 
+@styled  # the report's shared style (constrained layout included)
 def plot(df: pd.DataFrame, path_stem: Path) -> None:
     """Model against measured latency, identity line, and the error of each chain."""
     import matplotlib
@@ -107,7 +109,6 @@ def plot(df: pd.DataFrame, path_stem: Path) -> None:
     bx.barh(df["chain_id"], 100 * df["rel_error"])
     bx.axvline(10, color="r", ls=":"), bx.axvline(-10, color="r", ls=":")
     bx.set(xlabel="(measured - model) / model (%)", title="Error per chain")
-    fig.tight_layout()
     save_figure(fig, path_stem)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .report.figures import styled
 from .results import save_figure, save_results
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ def run_mode(mode: str, images) -> tuple[list[dict], dict]:
                      "a_sees_b_file": sees_file}
 
 
+@styled  # the report's shared style (constrained layout included)
 def plot(summary: pd.DataFrame, answers: pd.DataFrame, path_stem: Path) -> None:
     """Answers per request for each mode, as grouped bars (PNG and SVG)."""
     import matplotlib
@@ -133,10 +135,9 @@ def plot(summary: pd.DataFrame, answers: pd.DataFrame, path_stem: Path) -> None:
         ax.bar(rows["request"] + k * width, rows["answer"], width, label=mode)
     ax.set_xticks([i + width for i in range(len(ORDER))], [f"{i + 1}: {s}" for i, s in enumerate(ORDER)])
     ax.set_xlabel("request: server")
-    ax.set_ylabel("counter returned")
+    ax.set_ylabel("counter returned (count)")
     ax.set_title("Counter seen by the client (shared vs private filesystems)")
-    ax.legend()
-    fig.tight_layout()
+    fig.legend(loc="outside right upper", title="host kind")  # beside the bars, never over them
     save_figure(fig, path_stem)
 
 
