@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 from ._ranking import check_probability
-from ._search import PENALTY, Best, SearchPlacement, check_positive
+from ._search import PENALTY, Best, SearchPlacement, check_positive, fast_random
 
 
 class SimulatedAnnealing(SearchPlacement):
@@ -80,6 +80,7 @@ class SimulatedAnnealing(SearchPlacement):
         check_probability("annealing p_swap", self.p_swap, closed=True)
 
     def _search(self, state, rng):
+        rng = fast_random(rng)
         scale = max(state.cost() / max(state.n, 1), 1e-3)
         temperature = self.initial_temperature * scale
         moves = int(self.moves_per_vnf) * state.n

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ..residual import EPS
 from ._ranking import check_probability
-from ._search import PENALTY, Best, SearchPlacement, check_positive
+from ._search import PENALTY, Best, SearchPlacement, check_positive, fast_random
 
 
 class TabuSearch(SearchPlacement):
@@ -81,6 +81,7 @@ class TabuSearch(SearchPlacement):
         check_probability("tabu p_swap", self.p_swap, closed=True)
 
     def _search(self, state, rng):
+        rng = fast_random(rng)
         tabu = {}  # (VNF, server) -> last iteration at which moving the VNF there is tabu
         best, stale = Best(state), 0
         for it in range(int(self.iterations_per_vnf) * state.n):
