@@ -5,7 +5,8 @@ set -euo pipefail
 
 PKGS=(docker.io mininet debootstrap iperf3 iproute2 iputils-ping net-tools
       bridge-utils ethtool util-linux python3-venv python3-dev procps curl
-      ca-certificates iptables chromium)  # chromium: the report test opens report.html headless
+      ca-certificates iptables chromium  # chromium: the report test opens report.html headless
+      haproxy nginx-light libnginx-mod-http-modsecurity modsecurity-crs varnish nftables libndpi-bin)  # real VNFs
 
 missing=()
 for p in "${PKGS[@]}"; do

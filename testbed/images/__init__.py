@@ -25,6 +25,7 @@ from testbed.system import TestbedError, run
 
 HERE = Path(__file__).parent
 VNF_SOURCE = HERE.parent / "vnfs" / "vnf.py"
+REAL_SOURCE = HERE.parent / "vnfs" / "real.py"  # the real-software launcher, beside vnf.py in the image
 CACHE_DIR = Path(os.environ.get("SFCBENCH_CACHE_DIR", "/var/cache/sfcbench"))
 BUILD_DIR = "/var/tmp"
 BUILD_PREFIX = "sfcbench-build-"  # + the builder's pid: cleanup removes the dirs of dead builders
@@ -128,6 +129,7 @@ def build_vnf(client, name: str, log=print) -> None:
         ctx = Path(ctx)
         shutil.copy(HERE / "vnf" / "Dockerfile", ctx / "Dockerfile")
         shutil.copy(VNF_SOURCE, ctx / "vnf.py")
+        shutil.copy(REAL_SOURCE, ctx / "real.py")
         rootfs = ctx / "rootfs"
         for d in ("usr", "etc", "proc", "sys", "dev", "run"):
             (rootfs / d).mkdir(parents=True)
@@ -138,7 +140,7 @@ def build_vnf(client, name: str, log=print) -> None:
             (rootfs / link).symlink_to(f"usr/{link}")
         (rootfs / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/srv:/bin/sh\n")
         (rootfs / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
-        _build(ctx, name, "vnf", digest=source_digest(HERE / "vnf", VNF_SOURCE))
+        _build(ctx, name, "vnf", digest=source_digest(HERE / "vnf", VNF_SOURCE, REAL_SOURCE))
 
 
 def _build(context: Path, name: str, role: str, buildargs: dict | None = None, digest: str = "") -> None:
@@ -186,7 +188,7 @@ def ensure_images(names: ImageNames = ImageNames(), client=None, log=print) -> I
     steps = [
         (names.base, "base", lambda: build_base(client, names.base, log), base_digest()),
         (names.dind, "dind", lambda: build_dind(client, names.dind, names.base, log), source_digest(HERE / "dind")),
-        (names.vnf, "vnf", lambda: build_vnf(client, names.vnf, log), source_digest(HERE / "vnf", VNF_SOURCE)),
+        (names.vnf, "vnf", lambda: build_vnf(client, names.vnf, log), source_digest(HERE / "vnf", VNF_SOURCE, REAL_SOURCE)),
     ]
     todo = [(name, build) for name, role, build, digest in steps if not is_current(client, name, role, digest)]
     for name, build in tqdm(todo, desc="images", unit="image", disable=None if todo else True):

@@ -40,6 +40,7 @@ except ImportError:  # run as a script beside real.py
 PORT = 8080
 STATS_PATH = "/_sfcbench/stats"
 RUN_DIR = "/run/vnf"
+RUN_TMPFS = "rw,exec,mode=1777,size=64m"  # exec: varnishd dlopen()s the VCL it compiled there
 LAUNCHER = "/opt/sfcbench/real.py"  # where testbed/images/vnf/Dockerfile puts real.py
 VNF_ARGS = ("--role", "{role}", "--name", "{name}", "{next_args}", "--protocol", "http", "--listen", "{listen}")
 
@@ -64,7 +65,7 @@ class Implementation:
     >>> impl.command_args("c0-1-lb", ["http://10.0.0.9:80", "http://10.0.0.13:80"])[:7]
     ['-u', '/opt/sfcbench/real.py', '--impl', 'haproxy', '--role', 'load_balancer', '--name']
     >>> impl.docker_options()
-    ['--entrypoint', '/usr/bin/python3', '--tmpfs', '/run/vnf:mode=1777,size=64m']
+    ['--entrypoint', '/usr/bin/python3', '--tmpfs', '/run/vnf:rw,exec,mode=1777,size=64m']
     >>> implementation("firewall", "nftables").docker_options()[-4:]
     ['--user', '0:0', '--cap-add', 'NET_ADMIN']
     """
@@ -126,7 +127,7 @@ class Implementation:
 def _real(vnf_type: str, impl: str, role: str, privileged: tuple[str, ...] = ()) -> Implementation:
     return Implementation(
         vnf_type, impl, role, command=("-u", LAUNCHER, "--impl", impl, *VNF_ARGS), entrypoint="/usr/bin/python3",
-        programs=("python3", *real.PROGRAMS[impl]), tmpfs=(f"{RUN_DIR}:mode=1777,size=64m",),
+        programs=("python3", *real.PROGRAMS[impl]), tmpfs=(f"{RUN_DIR}:{RUN_TMPFS}",),
         user="0:0" if privileged else None, cap_add=privileged)
 
 

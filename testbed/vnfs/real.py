@@ -140,8 +140,12 @@ class Program:
         self.hops = [hop_address(u) for u in args.next]
         self.processes: list[subprocess.Popen] = []
 
+    def configure(self) -> list[str]:
+        """Write the configuration into the run directory; return the program's own check of it."""
+        raise NotImplementedError
+
     def start(self) -> None:
-        """Write the configuration and start the program(s) in the background."""
+        """Start the program(s) in the background (after :meth:`configure`)."""
         raise NotImplementedError
 
     def counters(self) -> dict:
@@ -166,8 +170,7 @@ class Program:
 
     def serve(self) -> None:
         """Serve the stats path on 127.0.0.1:``STATS_PORT`` until the program exits."""
-        server = ThreadingHTTPServer(("127.0.0.1", self.args.stats_port), stats_handler(self))
-        server.daemon_threads = True
+        server = QuietServer(("127.0.0.1", self.args.stats_port), stats_handler(self))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.wait()
 
@@ -200,6 +203,16 @@ class Program:
 
     def base_stats(self) -> dict:
         return {"name": self.name, "role": self.args.role, "impl": self.impl}
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print a traceback when a peer drops a kept-alive connection."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 def stats_handler(program: Program):
@@ -242,9 +255,9 @@ defaults
     timeout server 60s
 frontend vnf
     bind {self.host}:{self.port}
-    use_backend sfcbench_stats if {{ path {STATS_PATH} }}
     http-request set-header {TRACE} "%[req.fhdr({TRACE})],{self.name}" if {{ req.fhdr({TRACE}) -m found }}
     http-request set-header {TRACE} {self.name} if !{{ req.fhdr({TRACE}) -m found }}
+    use_backend sfcbench_stats if {{ path {STATS_PATH} }}
     default_backend chain
 backend chain
     balance roundrobin
@@ -253,10 +266,13 @@ backend sfcbench_stats
     server launcher 127.0.0.1:{self.args.stats_port}
 """
 
+    def configure(self):
+        self.cfg = self.run_dir / "haproxy.cfg"
+        self.cfg.write_text(self.config())
+        return [self.paths["haproxy"], "-c", "-f", str(self.cfg)]
+
     def start(self):
-        cfg = self.run_dir / "haproxy.cfg"
-        cfg.write_text(self.config())
-        self.spawn([self.paths["haproxy"], "-db", "-f", str(cfg)])
+        self.spawn([self.paths["haproxy"], "-db", "-f", str(self.cfg)])
 
     def show_stat(self) -> list[dict]:
         import socket
@@ -348,15 +364,19 @@ http {{
 }}
 """
 
-    def start(self):
+    def configure(self):
         for d in ("nginx", "modsec"):
             (self.run_dir / d).mkdir(exist_ok=True)
         (self.run_dir / "modsecurity.conf").write_text(self.modsecurity_config())
         (self.run_dir / "nginx.conf").write_text(self.config())
         for name in ("access.log", "modsec_audit.log"):
             (self.run_dir / name).touch()
-        self.spawn([self.paths["nginx"], "-e", "stderr", "-p", f"{self.run_dir}/nginx",
-                    "-c", str(self.run_dir / "nginx.conf")])
+        self.command = [self.paths["nginx"], "-e", "stderr", "-p", f"{self.run_dir}/nginx",
+                        "-c", str(self.run_dir / "nginx.conf")]
+        return [*self.command, "-t"]
+
+    def start(self):
+        self.spawn(self.command)
 
     def counters(self):
         requests = blocked = 0
@@ -404,13 +424,17 @@ sub vcl_recv {{
 }}
 """
 
-    def start(self):
-        vcl = self.run_dir / "sfcbench.vcl"
-        vcl.write_text(self.vcl())
+    def configure(self):
+        self.vcl_file = self.run_dir / "sfcbench.vcl"
+        self.vcl_file.write_text(self.vcl())
         self.workdir = self.run_dir / "varnish"
-        self.spawn([self.paths["varnishd"], "-F", "-n", str(self.workdir), "-f", str(vcl),
+        return [self.paths["varnishd"], "-C", "-n", str(self.workdir), "-f", str(self.vcl_file)]
+
+    def start(self):
+        self.spawn([self.paths["varnishd"], "-F", "-n", str(self.workdir), "-f", str(self.vcl_file),
                     "-a", f"{self.host}:{self.port}", "-T", "none", "-s", "malloc,32m",
                     "-p", "thread_pools=1", "-p", "thread_pool_min=8", "-p", "thread_pool_max=500",
+                    "-p", "vsl_space=4m",  # the shared-memory log (80 MB by default) lives in the run tmpfs
                     # every job's counters reach varnishstat at once, so `requests` is exact when read
                     "-p", "thread_stats_rate=1", "-p", "feature=+busy_stats_rate",
                     "-p", f"cc_command=exec {self.paths['gcc']} "
@@ -449,8 +473,7 @@ class Relayed(Program):
                 body = json.dumps({**program.base_stats(), **stats, **program.counters()}).encode()
                 self.reply(200, body)
 
-        server = ThreadingHTTPServer((self.host, self.port), Handler)
-        server.daemon_threads = True
+        server = QuietServer((self.host, self.port), Handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.wait()
 
@@ -479,12 +502,15 @@ class Nftables(Relayed):
 }}
 """
 
+    def configure(self):
+        self.rules = self.run_dir / "sfcbench.nft"
+        self.rules.write_text(self.ruleset())
+        return [self.paths["nft"], "-c", "-f", str(self.rules)]
+
     def start(self):
-        rules = self.run_dir / "sfcbench.nft"
-        rules.write_text(self.ruleset())
         nft = self.paths["nft"]
         subprocess.run([nft, "delete", "table", "inet", self.TABLE], capture_output=True)
-        done = subprocess.run([nft, "-f", str(rules)], capture_output=True, text=True)
+        done = subprocess.run([nft, "-f", str(self.rules)], capture_output=True, text=True)
         if done.returncode:
             raise RuntimeError(f"nftables: nft -f failed (it needs CAP_NET_ADMIN in the VNF's network "
                                f"namespace and uid 0): {done.stderr.strip()}")
@@ -522,6 +548,9 @@ class Ndpi(Relayed):
         if self.args.capture:
             return self.args.capture.split(",")
         return sorted(i for i in os.listdir("/sys/class/net") if i != "lo")
+
+    def configure(self):
+        return [self.paths["ndpiReader"], "-h"]
 
     def start(self):
         interfaces = self.interfaces()
@@ -576,6 +605,9 @@ def parse_args(argv=None):
     p.add_argument("--stats-port", type=int, default=STATS_PORT, help="the launcher's stats server on 127.0.0.1")
     p.add_argument("--capture", default="", help="ndpi: interfaces to capture (default: all but lo)")
     p.add_argument("--check", action="store_true", help="only check that the image has what --impl needs")
+    p.add_argument("--check-config", action="store_true",
+                   help="write the configuration and run the program's own check of it (haproxy -c, nginx -t, "
+                        "varnishd -C, nft -c), then exit")
     return p.parse_args(argv)
 
 
@@ -608,6 +640,12 @@ def main(argv=None) -> int:
     program = IMPLEMENTATIONS[args.impl](args, run_dir, paths)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
+        check_command = program.configure()
+        if args.check_config:
+            done = subprocess.run(check_command, capture_output=True, text=True)
+            last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
+            print(f"real.py: {args.impl}: {' '.join(check_command)}: exit {done.returncode}: {last[0]}")
+            return 1 if done.returncode else 0
         program.start()
         program.ready()
         print(f"{args.name}: {args.impl} ({args.role}) listening on {args.listen}", flush=True)
