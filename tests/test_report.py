@@ -161,6 +161,18 @@ def test_sweep_axes_follow_what_varies(sweep, online, everything):
     assert axes.x == "n_chains" and len(axes.facets) == 1  # offline and online runs are separate panels
 
 
+def test_sweep_axes_name_panels_and_series_of_a_two_parameter_sweep():
+    grid = list(itertools.product([10, 20], [("line", 4), ("star", 5)], [3, 6], [0, 1]))
+    runs = pd.DataFrame([{"run_id": f"r{i}", "algorithm": "genetic", "p_algo_population": pop, "topology": topo,
+                          "n_nodes": nodes, "n_chains": n, "w_n": n, "seed": seed, "mode": "sequential"}
+                         for i, (pop, (topo, nodes), n, seed) in enumerate(grid)])
+    axes = report.sweep_axes(runs)
+    assert axes.x == "n_chains" and axes.facets == ["topology"] and axes.series == ["algorithm", "p_algo_population"]
+    assert axes.series_label(runs.iloc[0]) == "genetic (population=10)"
+    assert axes.facet_label(["star"]) == "topology = star"
+    assert axes.fixed == {"mode": "sequential"}
+
+
 # ----------------------------------------------------------------------------- figures
 
 

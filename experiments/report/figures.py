@@ -26,6 +26,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from placement.residual import usage
 
@@ -153,6 +154,8 @@ def plot_metric(df: pd.DataFrame, metric: str = "acceptance") -> Figure | None:
                 ax.plot(x, s["mean"], marker="o", label=label, **styles[label])
                 ax.fill_between(x, s["min"], s["max"], color=colors[label], alpha=0.2, linewidth=0)
             ax.set_xlabel(parameter_label(axes.x))
+            if (pd.to_numeric(group[axes.x]) % 1 == 0).all():
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         else:
             _bars(ax, group, metric, colors)
         ax.set_ylabel(METRICS[metric])

@@ -203,12 +203,14 @@ def sweep_axes(metrics: pd.DataFrame) -> SweepAxes:
             chosen.append(c)
     numeric = [c for c in chosen if _numeric(runs[c])]
     x = numeric[0] if numeric else None
+    named = ("topology", "mode", "workload")  # a panel is better titled by a name than by a count
+    facets = [next((n for n in named if n in varying and _together(runs, c, n)), c) for c in chosen if c != x]
     return SweepAxes(
         x=x,
-        facets=[c for c in chosen if c != x],
+        facets=facets,
         series=series,
         fixed=fixed,
-        varying={c: sorted(runs[c].dropna().unique().tolist(), key=str) for c in chosen},
+        varying={c: sorted(runs[c].dropna().unique().tolist(), key=str) for c in [*([x] if x else []), *facets]},
     )
 
 
