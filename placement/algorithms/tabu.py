@@ -46,13 +46,14 @@ class TabuSearch(SearchPlacement):
 
     Examples
     --------
-    >>> from placement.topologies import star
+    >>> from placement.topologies import line
     >>> from placement.model import VNF, Chain
-    >>> G = star(4, cpu=1.0)
-    >>> cs = [Chain(f"c{i}", (VNF("a", cpu=1.0),), "srv0", "srv1") for i in range(2)]
-    >>> p = TabuSearch(iterations_per_vnf=25).place(G, cs, seed=0)
-    >>> sorted(e.servers[0] for e in p.embeddings.values())
-    ['srv0', 'srv1']
+    >>> G = line(3, cpu=2.0)
+    >>> G.nodes["srv1"]["cpu"] = 3.0
+    >>> cs = [Chain("c0", (VNF("a", cpu=2.0),), "srv1", "srv1"), Chain("c1", (VNF("b", cpu=3.0),), "srv0", "srv2")]
+    >>> p = TabuSearch().place(G, cs, seed=0)  # greedy puts c0 on srv1 and then fails: c1 fits only there
+    >>> [p.embeddings[c].servers for c in ("c0", "c1")]
+    [('srv0',), ('srv1',)]
     """
 
     def __init__(
