@@ -160,6 +160,14 @@ def _show(value) -> str:
         if isinstance(value, float) else str(value)
 
 
+def _order(value):
+    """Sort key: numbers by value, before anything else by its text."""
+    try:
+        return (0, float(value), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
+
+
 def _numeric(values: pd.Series) -> bool:
     present = values.dropna()
     return len(present.unique()) >= 2 and pd.to_numeric(present, errors="coerce").notna().all()
@@ -210,7 +218,7 @@ def sweep_axes(metrics: pd.DataFrame) -> SweepAxes:
         facets=facets,
         series=series,
         fixed=fixed,
-        varying={c: sorted(runs[c].dropna().unique().tolist(), key=str) for c in [*([x] if x else []), *facets]},
+        varying={c: sorted(runs[c].dropna().unique().tolist(), key=_order) for c in [*([x] if x else []), *facets]},
     )
 
 
