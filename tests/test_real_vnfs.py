@@ -28,7 +28,7 @@ from testbed.vnfs import catalogue, real
 VNFS = Path(real.__file__).resolve().parent
 CLIENT_IP, VNF_IN, VNF_OUT = "10.77.1.1", "10.77.1.2", "10.77.2.1"
 SINKS = ("10.77.2.2", "10.77.2.3")
-PRIVILEGED = {"nftables", "ndpi"}  # uid 0 with CAP_NET_ADMIN/NET_RAW in the VNF's namespace only
+PRIVILEGED = {"nftables", "ndpi"}  # uid 0 with CAP_NET_ADMIN (nftables) or CAP_NET_RAW (ndpi)
 N = 40
 
 
@@ -244,10 +244,8 @@ def test_ndpi_reports_http_flows(net):
     assert after["requests"] == 5
 
 
-def run_launcher(*args, env_path=None):
-    env = dict(os.environ)
-    return subprocess.run([sys.executable, str(VNFS / "real.py"), *args], capture_output=True, text=True,
-                          timeout=30, env=env)
+def run_launcher(*args):
+    return subprocess.run([sys.executable, str(VNFS / "real.py"), *args], capture_output=True, text=True, timeout=60)
 
 
 def test_unknown_implementation_is_one_clear_line():
@@ -273,3 +271,17 @@ def test_catalogue_refuses_bad_input():
         catalogue.implementation("waf", "varnish")
     with pytest.raises(catalogue.CatalogueError, match="lacks program"):
         catalogue.implementation("cache", "varnish").require(lambda program: program != "gcc")
+
+
+@pytest.mark.parametrize("impl", list(real.IMPLEMENTATIONS))
+def test_check_config_passes_the_programs_own_check(impl, tmp_path):
+    if os.geteuid() != 0 and impl == "nftables":
+        pytest.skip("nft -c needs CAP_NET_ADMIN")
+    try:
+        real.check(impl)
+    except real.Missing as exc:
+        pytest.skip(f"{exc} (run scripts/setup-system.sh)")
+    done = run_launcher("--impl", impl, "--name", "c0-1-x", "--next", "http://10.0.0.2:8080",
+                        "--next", "http://10.0.0.6:8080", "--run-dir", str(tmp_path), "--check-config")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "exit 0" in done.stdout

@@ -138,7 +138,7 @@ CATALOGUE: dict[str, dict[str, Implementation]] = {
     t: {"light": Implementation(t, "light", role)} for t, role in _LIGHT_ROLES.items()}
 for _type, _impl, _priv in (("forwarder", "haproxy", ()), ("load_balancer", "haproxy", ()),
                             ("waf", "nginx-modsecurity", ()), ("cache", "varnish", ()),
-                            ("firewall", "nftables", ("NET_ADMIN",)), ("monitor", "ndpi", ("NET_RAW", "NET_ADMIN"))):
+                            ("firewall", "nftables", ("NET_ADMIN",)), ("monitor", "ndpi", ("NET_RAW",))):
     CATALOGUE[_type][_impl] = _real(_type, _impl, _LIGHT_ROLES[_type], _priv)
 
 

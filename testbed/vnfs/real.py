@@ -428,10 +428,11 @@ sub vcl_recv {{
         self.vcl_file = self.run_dir / "sfcbench.vcl"
         self.vcl_file.write_text(self.vcl())
         self.workdir = self.run_dir / "varnish"
-        return [self.paths["varnishd"], "-C", "-n", str(self.workdir), "-f", str(self.vcl_file)]
+        # -j none: no privilege separation, which would need the varnish users the thin image lacks
+        return [self.paths["varnishd"], "-C", "-j", "none", "-n", str(self.workdir), "-f", str(self.vcl_file)]
 
     def start(self):
-        self.spawn([self.paths["varnishd"], "-F", "-n", str(self.workdir), "-f", str(self.vcl_file),
+        self.spawn([self.paths["varnishd"], "-F", "-j", "none", "-n", str(self.workdir), "-f", str(self.vcl_file),
                     "-a", f"{self.host}:{self.port}", "-T", "none", "-s", "malloc,32m",
                     "-p", "thread_pools=1", "-p", "thread_pool_min=8", "-p", "thread_pool_max=500",
                     "-p", "vsl_space=4m",  # the shared-memory log (80 MB by default) lives in the run tmpfs
@@ -556,28 +557,40 @@ class Ndpi(Relayed):
         interfaces = self.interfaces()
         if not interfaces:
             raise RuntimeError("ndpi: no network interface to capture besides lo (give --capture)")
-        proc = self.spawn([self.paths["ndpiReader"], "-i", ",".join(interfaces), "-m", "1"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        threading.Thread(target=self.read_reports, args=(proc.stdout,), daemon=True).start()
+        import pty
+
+        # On a pipe ndpiReader's stdio would hold reports back until 4 KiB piled up; a terminal gets each line.
+        parent, child = pty.openpty()
+        self.spawn([self.paths["ndpiReader"], "-i", ",".join(interfaces), "-m", "1"], stdout=child, stderr=child)
+        os.close(child)
+        stream = open(parent, encoding="utf-8", errors="replace")
+        threading.Thread(target=self.read_reports, args=(stream,), daemon=True).start()
 
     def read_reports(self, stream) -> None:
         """Sum ndpiReader's reports: each covers the packets since the previous one."""
-        section = ""
-        for line in stream:
-            if line.startswith("Traffic statistics"):
+        self.section = ""
+        try:
+            for line in stream:
+                self.parse(line)
+        except OSError:  # EIO: ndpiReader exited and its terminal closed
+            pass
+
+    def parse(self, line: str) -> None:
+        """Add one line of an ndpiReader report to the totals."""
+        if line.startswith("Traffic statistics"):
+            with self.lock:
+                self.totals["reports"] += 1
+        elif line.startswith("Detected protocols"):
+            self.section = "protocols"
+        elif not line.strip() or not line[0].isspace():
+            self.section = ""
+        for key, pattern in (("flows", self.FLOWS), ("packets", self.PACKETS)):
+            if m := pattern.match(line):
                 with self.lock:
-                    self.totals["reports"] += 1
-            elif line.startswith("Detected protocols"):
-                section = "protocols"
-            elif not line.strip() or not line[0].isspace():
-                section = ""
-            for key, pattern in (("flows", self.FLOWS), ("packets", self.PACKETS)):
-                if m := pattern.match(line):
-                    with self.lock:
-                        self.totals[key] += int(m.group(1))
-            if section == "protocols" and (m := self.PROTOCOL.match(line)):
-                with self.lock:
-                    self.protocols[m.group(1)] = self.protocols.get(m.group(1), 0) + int(m.group(4))
+                    self.totals[key] += int(m.group(1))
+        if self.section == "protocols" and (m := self.PROTOCOL.match(line)):
+            with self.lock:
+                self.protocols[m.group(1)] = self.protocols.get(m.group(1), 0) + int(m.group(4))
 
     def counters(self):
         with self.lock:
