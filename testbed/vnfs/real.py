@@ -319,7 +319,7 @@ SecTmpDir {self.run_dir}/modsec
 SecDataDir {self.run_dir}/modsec
 SecAuditEngine RelevantOnly
 SecAuditLogRelevantStatus "^403$"
-SecAuditLogParts ABFHZ
+SecAuditLogParts AHZ
 SecAuditLogType Serial
 SecAuditLogFormat JSON
 SecAuditLog {self.run_dir}/modsec_audit.log
