@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime
 import html
-import io
 import os
 from pathlib import Path
 
@@ -152,12 +151,6 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def _sweep_overrides(paths) -> list[str]:
     """The command-line overrides of the Hydra sweeps at ``paths`` (their ``multirun.yaml``)."""
     from omegaconf import OmegaConf
@@ -173,8 +166,8 @@ def _sweep_overrides(paths) -> list[str]:
     return found
 
 
-def render_page(sweep: Sweep, figures: dict, out_dir) -> str:
-    """The HTML of ``report.html``; ``figures`` maps file stems to matplotlib figures (embedded as PNG)."""
+def render_page(sweep: Sweep, images: dict, out_dir) -> str:
+    """The HTML of ``report.html``; ``images`` maps figure file stems to their PNG bytes (embedded)."""
     from plotly.offline import get_plotlyjs
 
     out_dir = Path(out_dir)
@@ -213,8 +206,8 @@ def render_page(sweep: Sweep, figures: dict, out_dir) -> str:
         parts += [f"<h3>{esc(title)}</h3>",
                   fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})]
     parts.append("<h2 id=figures>Figures</h2>")
-    for name, fig in figures.items():
-        parts.append(f"<figure><img alt='{esc(name)}' src='data:image/png;base64,{_png(fig)}'>"
+    for name, png in images.items():
+        parts.append(f"<figure><img alt='{esc(name)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
                      f"<figcaption>{esc(name)} (<a href='{esc(name)}.svg'>SVG</a>, "
                      f"<a href='{esc(name)}.png'>PNG</a>)</figcaption></figure>")
     for kind, rows in sweep.studies.items():

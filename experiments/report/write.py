@@ -39,16 +39,18 @@ def make_figures(sweep: Sweep, log=None) -> dict:
     return figures
 
 
-def _write_all(sweep: Sweep, figures: dict, page: str, folder: Path) -> list[str]:
-    names = [PAGE_FILE]
+def _write_all(sweep: Sweep, figures: dict, folder: Path, out_dir: Path) -> list[str]:
+    """Every file of the report into ``folder``; the page embeds the PNGs just written (drawn once)."""
+    names = []
     if len(sweep.results):
         sweep.results.to_parquet(folder / MERGED_FILE, index=False)
         summary_table(sweep.results).to_csv(folder / SUMMARY_FILE)
         names += [MERGED_FILE, SUMMARY_FILE]
     for name, fig in figures.items():
         names += [p.name for p in save_figure(fig, folder / name)]
+    page = render_page(sweep, {name: (folder / f"{name}.png").read_bytes() for name in figures}, out_dir)
     (folder / PAGE_FILE).write_text(page)
-    return names
+    return [*names, PAGE_FILE]
 
 
 def write_report(sweep: Sweep, out_dir, log=None) -> list[Path]:
@@ -59,13 +61,12 @@ def write_report(sweep: Sweep, out_dir, log=None) -> list[Path]:
     """
     out_dir = Path(out_dir)
     figures = make_figures(sweep, log)
-    page = render_page(sweep, figures, out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        names = _write_all(sweep, figures, page, staging)
+        names = _write_all(sweep, figures, staging, out_dir)
         out_dir.mkdir(exist_ok=True)
         for name in FIGURES:
             if name not in figures:
