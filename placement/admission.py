@@ -33,6 +33,7 @@ import highspy
 import networkx as nx
 import numpy as np
 
+from .algorithms._highs import quiet_highs
 from .algorithms.milp import _simple_path
 from .base import check_placement
 from .errors import ChainError
@@ -510,11 +511,7 @@ def _link_sources(chain):
 
 
 def _highs(options):
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    for option, value in options.items():
-        h.setOptionValue(option, value)
-    return h
+    return quiet_highs(**options)
 
 
 def admission_optimum(
