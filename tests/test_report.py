@@ -353,6 +353,20 @@ def script_sources(page: str) -> list:
     return found
 
 
+def test_report_cli_maps_the_run_and_chain_asked_for(results, tmp_path, capsys):
+    sweep = report.load([results / "online"])
+    run_id = sweep.results["run_id"].iloc[-1]
+    placed = sweep.results[(sweep.results["run_id"] == run_id) & (sweep.results["status"] == "placed")]
+    out = tmp_path / "out"
+    args = [str(results / "online"), "-o", str(out), "--run", run_id]
+    assert report.main([*args, "--chain", placed["chain_id"].iloc[0]]) == 0
+    assert report.main([*args, "--chain", "no-such-chain"]) == 2
+    assert "--chain no-such-chain: not a placed chain of run" in capsys.readouterr().err
+    assert report.main([str(results / "online"), "-o", str(tmp_path / "other"), "--run", "nope"]) == 2
+    assert "--run nope: no placement run of that id here" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
+
+
 def test_report_defaults_to_a_report_folder_in_the_first_path(results, tmp_path):
     shutil.copytree(results / "sweep", tmp_path / "sweep")
     assert report.main([str(tmp_path / "sweep")]) == 0

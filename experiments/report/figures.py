@@ -31,6 +31,7 @@ from matplotlib.ticker import MaxNLocator
 from placement.residual import usage
 
 from ..results import embedding_from_row
+from .load import ReportError
 from .tables import METRICS, facet_label, parameter_label, run_metrics, sweep_axes
 
 __all__ = [
@@ -443,12 +444,21 @@ def plot_placement(df: pd.DataFrame, substrate, chains, run_id=None, repetition=
 # ----------------------------------------------------------------------------- registry
 
 
-def _placement_of(sweep):
+def _placement_of(sweep, run_id=None, top: int = 5, chain=None):
+    """The placement map of one run of ``sweep`` (default: the first), checking the run and chain asked for."""
     if sweep.results.empty:
         return None
-    run_id = sweep.results["run_id"].iloc[0]
+    run_ids = list(dict.fromkeys(sweep.results["run_id"]))
+    if run_id is not None and run_id not in run_ids:
+        raise ReportError(f"--run {run_id}: no placement run of that id here (there are {', '.join(run_ids[:5])}"
+                          f"{', ...' if len(run_ids) > 5 else ''}); copy one from the Runs table of report.html")
+    run_id = run_ids[0] if run_id is None else run_id
+    rows = sweep.results[sweep.results["run_id"] == run_id]
+    if chain is not None and chain not in set(rows.loc[rows["status"] == "placed", "chain_id"]):
+        raise ReportError(f"--chain {chain}: not a placed chain of run {run_id}; pick one whose status is placed "
+                          "in merged.parquet")
     substrate, chains = sweep.instance(run_id)
-    return plot_placement(sweep.results, substrate, chains, run_id=run_id)
+    return plot_placement(sweep.results, substrate, chains, run_id=run_id, top=top, chain=chain)
 
 
 FIGURES = {

@@ -26,11 +26,14 @@ SUMMARY_FILE = "summary.csv"
 PAGE_FILE = "report.html"
 
 
-def make_figures(sweep: Sweep, log=None) -> dict:
-    """File stem -> matplotlib figure for every entry of :data:`FIGURES` that has data (``log`` hears the rest)."""
+def make_figures(sweep: Sweep, log=None, placement: dict | None = None) -> dict:
+    """File stem -> matplotlib figure for every entry of :data:`FIGURES` that has data (``log`` hears the rest).
+
+    ``placement``: keyword arguments of the placement map (``run_id``, ``top``, ``chain``).
+    """
     figures = {}
     for name, plot in FIGURES.items():
-        fig = plot(sweep)
+        fig = plot(sweep, **(placement or {})) if name == "placement" else plot(sweep)
         if fig is None:
             if log:
                 log(f"report: no data for {name}, skipped")
@@ -53,14 +56,15 @@ def _write_all(sweep: Sweep, figures: dict, folder: Path, out_dir: Path) -> list
     return [*names, PAGE_FILE]
 
 
-def write_report(sweep: Sweep, out_dir, log=None) -> list[Path]:
-    """Write the report of ``sweep`` into ``out_dir``; returns the files written.
+def write_report(sweep: Sweep, out_dir, log=None, placement: dict | None = None) -> list[Path]:
+    """Write the report of ``sweep`` into ``out_dir``; returns the files written (``placement``: see
+    :func:`make_figures`).
 
     Figures of a previous report that have no data now are removed, so the
     folder never mixes two reports.
     """
     out_dir = Path(out_dir)
-    figures = make_figures(sweep, log)
+    figures = make_figures(sweep, log, placement)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -90,11 +94,18 @@ def main(argv=None) -> int:
                     "and report.html, one self-contained page.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="run or sweep directories")
     parser.add_argument("-o", "--out", help="output directory (default: FIRST_PATH/report)")
+    parser.add_argument("--run", metavar="RUN_ID", help="the run whose placement is mapped (default: the first)")
+    parser.add_argument("--top", type=int, default=5, metavar="K",
+                        help="chains named on the placement map, by revenue (default: 5)")
+    parser.add_argument("--chain", metavar="CHAIN_ID", help="name only this chain on the placement map")
     args = parser.parse_args(argv)
+    if args.top < 1:
+        parser.error("--top must be at least 1")
     out = Path(args.out) if args.out else Path(args.paths[0]) / "report"
     try:
         sweep = load(args.paths)
-        written = write_report(sweep, out, log=lambda m: print(m, file=sys.stderr))
+        written = write_report(sweep, out, log=lambda m: print(m, file=sys.stderr),
+                               placement={"run_id": args.run, "top": args.top, "chain": args.chain})
     except ReportError as e:
         print(f"report: {e}", file=sys.stderr)
         return 2
