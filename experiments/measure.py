@@ -105,7 +105,8 @@ def deploy_and_measure(substrate, chains, rows, placement: Placement, testbed_cf
     deployed = [c for c in chains if c.id in placement.embeddings]
     images = ImageNames(**OmegaConf.to_container(testbed_cfg.images, resolve=True))
     with Testbed(
-        substrate, deployed, placement, host_kind=testbed_cfg.kind, images=images, delay=testbed_cfg.delay, log=log
+        substrate, deployed, placement, host_kind=testbed_cfg.kind, images=images, delay=testbed_cfg.delay,
+        vnf_impl=dict(testbed_cfg.vnf_impl), log=log,
     ) as tb:
         measured = {m["chain_id"]: m for m in tb.measure(requests=testbed_cfg.requests)}
         info = dict(tb.info)

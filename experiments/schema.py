@@ -41,6 +41,7 @@ from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, ListConfig
 from placement.numeric import is_number
 from testbed.images import ImageNames  # imports neither Mininet nor Docker
+from testbed.vnfs.catalogue import CATALOGUE, CatalogueError, implementation  # standard library only
 
 __all__ = [
     "MODES",
@@ -109,6 +110,9 @@ class TestbedConfig:
     images: ImagesConfig = field(default_factory=ImagesConfig)
     delay: str = MISSING
     requests: int = MISSING
+    vnf_impl: dict[str, str] = field(default_factory=lambda: {vnf_type: "light" for vnf_type in CATALOGUE})
+    """Implementation per VNF type (``testbed.vnfs.catalogue``), every known type listed so that
+    ``testbed.vnf_impl.waf=nginx-modsecurity`` overrides one; types not listed run ``light``."""
 
 
 @dataclass
@@ -247,6 +251,13 @@ def _testbed_problems(tb) -> list[str]:
         value = tb.images[name]
         if not (isinstance(value, str) and value.strip()):
             problems.append(f"testbed.images.{name}={value!r}: must be a non-empty image name")
+    for vnf_type, impl in tb.vnf_impl.items():
+        try:
+            implementation(vnf_type, impl)
+        except CatalogueError as exc:
+            problems.append(f"testbed.vnf_impl.{vnf_type}={impl!r}: {exc}")
+    if tb.kind not in ("dind", "none") and any(impl != "light" for impl in tb.vnf_impl.values()):
+        problems.append(f"testbed.vnf_impl: real VNF software runs in DinD servers only, not testbed={tb.kind}")
     return problems
 
 

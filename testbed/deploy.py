@@ -20,11 +20,12 @@ from tqdm.auto import tqdm
 
 from testbed import system
 from testbed.containernet import Containernet
-from testbed.images import ImageNames, ensure_images
+from testbed.images import ImageNames, ensure_image, ensure_images
 from testbed.nodes import UNPRIVILEGED, VNF_DIR, DinDHost, DockerHost, ProcessHost, SfcLink
 from testbed.plan import build_plan
 from testbed.runtime import Run
 from testbed.system import TestbedError, parallel
+from testbed.vnfs.catalogue import CatalogueError, implementation
 
 # Servers as these host classes; behaviour that differs by kind lives in the classes.
 HOST_KINDS = {cls.kind: cls for cls in (DinDHost, DockerHost, ProcessHost)}
@@ -66,22 +67,71 @@ class Testbed:
     protocol : {"http", "tcp"}
         VNFs relay HTTP requests (latency, :meth:`measure`) or whole TCP
         connections to an iperf3 server at the egress (:meth:`throughput`).
+    vnf_impl : dict, optional
+        Implementation per VNF type (:mod:`testbed.vnfs.catalogue`), such as
+        ``{"waf": "nginx-modsecurity", "load_balancer": "haproxy"}``; types
+        not named run ``light`` (``vnf.py``).  Real software runs in DinD
+        servers only.
     """
 
     __test__ = False  # not a pytest test class
 
     def __init__(self, substrate, chains, placement, *, host_kind="dind", images=ImageNames(),
-                 delay="auto", protocol="http", log=print):
+                 delay="auto", protocol="http", vnf_impl=None, log=print):
         if host_kind not in HOST_KINDS:
             raise TestbedError(f"host_kind {host_kind!r} unknown: use one of {', '.join(HOST_KINDS)}")
         if protocol not in PROTOCOLS:
             raise TestbedError(f"protocol {protocol!r} unknown: use one of {', '.join(PROTOCOLS)}")
         self.plan = build_plan(substrate, chains, placement)
         self.host_kind, self.images, self.delay, self.protocol, self.log = host_kind, images, delay, protocol, log
+        self.impls = self._implementations(dict(vnf_impl or {}))
         self.run: Run | None = None
         self.net: Containernet | None = None
         self.nodes: dict = {}
         self.info: dict = {}
+
+    def _implementations(self, vnf_impl: dict) -> dict:
+        """The chosen implementation of each VNF instance, by name (None: ``light``, ``vnf.py``, for any type).
+
+        Bad choices fail here, before anything starts.
+        """
+        try:
+            chosen = {vnf_type: implementation(vnf_type, impl) for vnf_type, impl in vnf_impl.items()}
+        except CatalogueError as exc:
+            raise TestbedError(str(exc)) from None
+        impls = {spec.name: chosen.get(spec.vnf_type) for spec in self.plan.vnfs}
+        impls = {name: None if impl is None or impl.name == "light" else impl for name, impl in impls.items()}
+        real = sorted({f"{i.vnf_type}={i.name}" for i in impls.values() if i})
+        if real and self.protocol != "http":
+            raise TestbedError(f"real VNF software ({', '.join(real)}) relays HTTP: use protocol='http'")
+        if real and not HOST_KINDS[self.host_kind].real_vnfs:
+            raise TestbedError(f"real VNF software ({', '.join(real)}) runs in DinD servers' inner containers: "
+                               f"use host kind dind (testbed=dind), not {self.host_kind}")
+        return impls
+
+    def _check_programs(self) -> None:
+        """Refuse, before any server starts, an image that lacks a program its implementations need."""
+        needs: dict[str, set] = {}
+        for impl in filter(None, self.impls.values()):
+            needs.setdefault(impl.image or self.images.dind, set()).update(impl.programs)
+        for image, programs in needs.items():
+            probe = "; ".join(f"command -v {p} >/dev/null || echo {p}" for p in sorted(programs))
+            container = self.run.docker.containers.create(
+                ensure_image(self.run.docker, image), ["-c", probe], entrypoint="sh", network_mode="none",
+                labels=self.run.labels(node="probe"))
+            try:
+                container.start()
+                container.wait(timeout=60)
+                lacking = set(container.logs().decode().split())
+            except Exception as exc:  # no sh in the image, or it does not start
+                raise TestbedError(f"cannot look into image {image!r} for {', '.join(sorted(programs))}: {exc}") from exc
+            finally:
+                container.remove(force=True, v=True)  # v: the image's declared volumes too
+            for impl in {i for i in filter(None, self.impls.values()) if (i.image or self.images.dind) == image}:
+                try:
+                    impl.require(lambda p: p not in lacking)
+                except CatalogueError as exc:
+                    raise TestbedError(str(exc)) from None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -105,6 +155,7 @@ class Testbed:
         server = HOST_KINDS[self.host_kind]
         if server.uses_images:
             ensure_images(self.images, self.run.docker, log=self.log)
+            self._check_programs()
         self.net = Containernet(run=self.run)
         for name, spec in self.plan.servers.items():  # containers are created in the background
             self.nodes[name] = self.net.addHost(
@@ -119,7 +170,8 @@ class Testbed:
             link.intf1.setIP(f"{spec.ip_a}/30")
             link.intf2.setIP(f"{spec.ip_b}/30")
         parallel(self._configure_ip, self.nodes.values())
-        server.prepare_servers([self.nodes[n] for n in self.plan.servers], self.images, self.run)
+        server.prepare_servers([self.nodes[n] for n in self.plan.servers], self.images, self.run,
+                               extra_images=sorted({i.image for i in filter(None, self.impls.values()) if i.image}))
         self._start_vnfs()
         self._start_sinks()
         self.info["bring_up_s"] = time.monotonic() - t0
@@ -171,8 +223,8 @@ class Testbed:
 
         def start_all(specs):
             for spec in specs:
-                self.nodes[spec.server].start_vnf(spec, self._vnf_args(spec))
-            self._wait_listening([(self.nodes[s.server], s.in_ip, s.port) for s in specs])
+                self.nodes[spec.server].start_vnf(spec, self._vnf_args(spec), self.impls[spec.name])
+            self._wait_listening(specs)
 
         parallel(start_all, by_server.values(), desc="VNFs: servers done")
 
@@ -192,13 +244,16 @@ class Testbed:
                     raise TestbedError(f"{node.name}: the egress server does not listen on {ip}:{port}")
                 time.sleep(0.05)
 
-    def _wait_listening(self, endpoints, timeout=30.0):
-        """Poll each endpoint's stats URL until it answers (no fixed sleeps)."""
-        for node, ip, port in endpoints:
+    def _wait_listening(self, specs, timeout=30.0):
+        """Poll each VNF's stats URL until it answers (no fixed sleeps); a VNF that never does is named,
+        with the end of its log."""
+        for spec in specs:
+            node = self.nodes[spec.server]
             deadline = time.monotonic() + timeout
-            while self.stats(node, ip, port) is None:
+            while self.stats(node, spec.in_ip, spec.port) is None:
                 if time.monotonic() > deadline:
-                    raise TestbedError(f"{node.name}: nothing answers on {ip}:{port} after {timeout} s")
+                    raise TestbedError(f"{node.name}: VNF {spec.name} does not answer on {spec.in_ip}:{spec.port} "
+                                       f"after {timeout} s; its log ends:\n{node.vnf_log_tail(spec)}")
                 time.sleep(0.05)
 
     def stats(self, node, ip, port):

@@ -29,6 +29,7 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from testbed import system
 from testbed.system import TestbedError, parallel
@@ -88,10 +89,12 @@ class ServerBehaviour:
         return {}
 
     @classmethod
-    def prepare_servers(cls, servers, images, run) -> None:
+    def prepare_servers(cls, servers, images, run, extra_images=()) -> None:
         """Make all ``servers`` ready to start VNFs, at once (nothing to do by default)."""
 
-    def start_vnf(self, spec, vnf_args: list[str]) -> None:
+    real_vnfs = False  # whether real VNF software (testbed.vnfs.catalogue) can run on servers of this kind
+
+    def start_vnf(self, spec, vnf_args: list[str], impl=None) -> None:
         """Start one VNF (``vnf.py`` with ``vnf_args``) listening on ``spec.in_ip:spec.port``."""
         argv = [*UNPRIVILEGED, *self._vnf_program(), *vnf_args, "--listen", f"{spec.in_ip}:{spec.port}",
                 "--source", spec.out_ip]
@@ -102,6 +105,10 @@ class ServerBehaviour:
 
     def _vnf_log(self, name: str) -> str:
         return str(self.run.tmpdir / f"{name}.log")
+
+    def vnf_log_tail(self, spec, lines: int = 20) -> str:
+        """The last lines a VNF wrote (for error messages)."""
+        return self.cmd(f"tail -n {lines} {self._vnf_log(spec.name)} 2>&1")
 
     def fault(self) -> str | None:
         """What is wrong with this server that a request would meet (None: nothing seen)."""
@@ -571,6 +578,7 @@ class DinDHost(DockerHost):
 
     kind = "dind"
     IMAGE_MOUNT = "/sfcbench/images"
+    real_vnfs = True
 
     @classmethod
     def create(cls, run, name, image, command=None, *, cpu=None, mem=None, log=None, **docker_args):
@@ -587,19 +595,22 @@ class DinDHost(DockerHost):
         return create_container(run, name, image, command, kind=cls.kind, cpu=cpu, mem=mem,
                                 volumes=volumes, init=True, **options, **docker_args)
 
-    SERVER_DAEMON_ARGS = ["--bridge=none", "--iptables=false", "--ip-masq=false"]
-    """A testbed server's inner daemon needs no bridge or NAT: its VNFs share the server's network stack."""
+    SERVER_DAEMON_ARGS = ["--iptables=false", "--ip-masq=false"]
+    """A testbed server's inner daemon sets up no NAT: most VNFs share the server's network stack, and
+    the few with a namespace of their own get the one SNAT rule they need from :meth:`start_vnf`."""
 
     @classmethod
     def server_params(cls, images, cpu, mem, log=None) -> dict:
         return {"image": images.dind, "command": cls.SERVER_DAEMON_ARGS, "cpu": cpu, "mem": mem, "log": log}
 
     @classmethod
-    def prepare_servers(cls, servers, images, run) -> None:
-        """Wait for every inner daemon and load the VNF image into it (from the host's cache)."""
-        from testbed.images import saved_image
+    def prepare_servers(cls, servers, images, run, extra_images=()) -> None:
+        """Wait for every inner daemon and load the VNF image, and ``extra_images`` (a user's own VNF
+        images), into it from the host's cache."""
+        from testbed.images import ensure_image, saved_image
 
-        tar = saved_image(run.docker, images.vnf).name
+        tars = [saved_image(run.docker, name).name for name in [images.vnf, *(ensure_image(run.docker, n)
+                                                                              for n in extra_images)]]
         labels = run.docker.images.get(images.vnf).labels or {}
         # The thin image borrows the server's Python; a full image brings its own.
         mounts = ["-v", "/usr:/usr:ro", "-v", "/etc/ld.so.cache:/etc/ld.so.cache:ro"] \
@@ -608,25 +619,47 @@ class DinDHost(DockerHost):
         def ready(node):
             node.vnf_image, node.vnf_mounts = images.vnf, mounts
             node.wait_daemon()
-            node.load_image(tar)
+            for tar in tars:
+                node.load_image(tar)
 
         parallel(ready, servers, desc="servers: Docker daemons")
 
-    def start_vnf(self, spec, vnf_args):
+    def start_vnf(self, spec, vnf_args, impl=None):
         """The VNF as an inner container: its own filesystem, processes and cgroup, the server's network.
 
         Sharing the server's network stack (as processes on a real server do)
         spares a bridge, a published port and NAT per VNF: the VNF listens on
-        its virtual link's address and relays from the next link's own.
+        its virtual link's address and relays from the next link's own (the
+        server's route to the next hop names it as source).  ``impl``, a
+        :class:`testbed.vnfs.catalogue.Implementation` (None: ``light``),
+        runs real software instead of ``vnf.py``; one that needs a network
+        namespace of its own gets it, with its port published on the link's
+        address and its relayed traffic SNATed to the next link's.
         """
-        self.docker(
-            "run", "-d", "--name", spec.name, "--label", f"sfcbench.chain={spec.chain_id}", "--network", "host",
-            "--cpus", f"{min(spec.cpu, os.cpu_count()):g}", "--memory", f"{int(spec.mem)}m", *self.vnf_mounts,
-            self.vnf_image, *vnf_args, "--listen", f"{spec.in_ip}:{spec.port}", "--source", spec.out_ip,
-        )
+        common = ["run", "-d", "--name", spec.name, "--label", f"sfcbench.chain={spec.chain_id}",
+                  "--cpus", f"{min(spec.cpu, os.cpu_count()):g}", "--memory", f"{int(spec.mem)}m"]
+        if impl is None:
+            self.docker(*common, "--network", "host", *self.vnf_mounts, self.vnf_image, *vnf_args,
+                        "--listen", f"{spec.in_ip}:{spec.port}", "--source", spec.out_ip)
+            return
+        image, mounts = (impl.image, []) if impl.image else (self.vnf_image, self.vnf_mounts)
+        if impl.own_network:
+            network, listen = ["-p", f"{spec.in_ip}:{spec.port}:{impl.port}"], f"0.0.0.0:{impl.port}"
+            next_ip = urlsplit(spec.next_url).hostname
+            self.cmd(f"iptables -t nat -I POSTROUTING -d {next_ip}/32 -j SNAT --to-source {spec.out_ip}")
+            extra = []
+        else:
+            network, listen = ["--network", "host"], f"{spec.in_ip}:{spec.port}"
+            # The launcher's own stats server, on loopback: one port per VNF of the server.
+            extra = ["--stats-port", str(10000 + spec.port)] if impl.image is None else []
+        self.docker(*common, *network, *impl.docker_options(), *mounts, image,
+                    *impl.command_args(spec.name, [spec.next_url], listen), *extra)
 
     def fault(self):
         return super().fault() or (None if self.daemon_answers() else f"the Docker daemon of server {self.name} stopped")
+
+    def vnf_log_tail(self, spec, lines: int = 20) -> str:
+        return self.cmd(f"docker logs --tail {lines} {shlex.quote(spec.name)} 2>&1")
 
     def daemon_answers(self) -> bool:
         """Whether the inner Docker daemon answers (False also when the server is gone)."""

@@ -43,6 +43,7 @@ class VnfSpec:
     chain_id: str
     index: int
     role: str
+    vnf_type: str
     server: str
     cpu: float
     mem: float
@@ -127,7 +128,7 @@ def build_plan(substrate: nx.Graph, chains, placement) -> Plan:
             port = PORTS[used] if used < len(PORTS) else 8079 + used
             ports.append(port)
             plan.vnfs.append(VnfSpec(
-                name=f"{chain_id}-{i}-{vnf.type}"[:60], chain_id=chain_id, index=i, role=vnf_role(vnf.type),
+                name=f"{chain_id}-{i}-{vnf.type}"[:60], chain_id=chain_id, index=i, role=vnf_role(vnf.type), vnf_type=vnf.type,
                 server=name, cpu=vnf.cpu, mem=vnf.mem, in_ip=in_ip(i), out_ip=out_ip(i), port=port))
         sink_port = 80
         chain_vnfs = plan.vnfs[-n:] if n else []

@@ -21,6 +21,7 @@ from testbed.deploy import Testbed
 from testbed.images import ImageNames, ensure_images, saved_image
 from testbed.nodes import DinDHost, ProcessHost, SfcLink
 from testbed.runtime import Run
+from testbed.system import TestbedError
 from tests.testbed_helpers import dangling_volumes, project_leftovers, skip_without_testbed
 
 pytestmark = [pytest.mark.testbed, skip_without_testbed]
@@ -218,3 +219,36 @@ def test_tcp_mode_throughput_through_the_chain_respects_link_bandwidth():
         assert 8.0 <= mbps <= 11.0, mbps  # the 10 Mbit/s links bound it, through both VNFs
         counters = tb.counters()
         assert all(n >= 2 for n in counters.values()), counters  # iperf3's control and data connections
+
+
+def test_real_vnf_software_in_a_chain_on_a_dind_server():
+    """HAProxy, nginx+ModSecurity (CRS), Varnish, nftables and nDPI in one chain: traversed in order,
+    counted exactly from their own statistics; the WAF blocks an SQL injection and passes a clean request."""
+    g = line(2, cpu=2, mem=4096, bw=100, delay=0.5)
+    s0, s1 = sorted(g.nodes)
+    types = ("load_balancer", "waf", "cache", "firewall", "monitor")
+    chain = Chain("c0", tuple(VNF(t, 0.25, 256) for t in types), ingress=s0, egress=s1, bw=5)
+    emb = Embedding("c0", (s0, s0, s1, s1, s1), ((s0,), (s0,), (s0, s1), (s1,), (s1,), (s1,)))
+    impls = {"load_balancer": "haproxy", "waf": "nginx-modsecurity", "cache": "varnish",
+             "firewall": "nftables", "monitor": "ndpi"}
+    with Testbed(g, [chain], Placement({"c0": emb}), host_kind="dind", vnf_impl=impls, log=lambda *_: None) as tb:
+        rows = tb.measure(requests=20, warmup=2)
+        assert rows[0]["status"] == "ok" and rows[0]["trace_ok"], rows
+        assert set(rows[0]["vnf_counters"].values()) == {22}, rows[0]["vnf_counters"]
+        attack, clean = tb.request("c0", 1, path="/?id=1%27%20OR%20%271%27=%271"), tb.request("c0", 1, path="/?id=42")
+        assert attack[0]["status"] == 403 and clean[0]["status"] == 200, (attack, clean)
+        counters = tb.counters()
+        waf = next(name for name in counters if name.endswith("-waf"))
+        cache = next(name for name in counters if name.endswith("-cache"))
+        assert counters[waf] == 24 and counters[cache] == 23  # the attack stopped at the WAF
+
+
+def test_real_vnf_choices_are_checked_before_anything_starts():
+    g = line(2, cpu=2, mem=4096, bw=100, delay=0.5)
+    s0, s1 = sorted(g.nodes)
+    chain = Chain("c0", (VNF("waf", 0.25, 256),), ingress=s0, egress=s1)
+    placement = Placement({"c0": Embedding("c0", (s0,), ((s0,), (s0, s1)))})
+    with pytest.raises(TestbedError, match="no implementation 'modsec' for VNF type 'waf'"):
+        Testbed(g, [chain], placement, vnf_impl={"waf": "modsec"})
+    with pytest.raises(TestbedError, match="runs in DinD servers' inner containers"):
+        Testbed(g, [chain], placement, host_kind="process", vnf_impl={"waf": "nginx-modsecurity"})

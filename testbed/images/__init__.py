@@ -199,6 +199,21 @@ def ensure_images(names: ImageNames = ImageNames(), client=None, log=print) -> I
     return names
 
 
+def ensure_image(client, name: str) -> str:
+    """``name``, pulled first if this machine lacks it; a clear error if no registry has it."""
+    import docker
+
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        try:
+            client.images.pull(name)
+        except docker.errors.APIError as exc:
+            raise TestbedError(f"image {name!r} is neither on this machine nor pullable ({exc.explanation or exc}): "
+                               "build or load it, or name another in the VNF catalogue") from exc
+    return name
+
+
 def saved_image(client, name: str) -> Path:
     """``docker save`` of ``name`` as a tar in the cache, made once per image id.
 

@@ -84,6 +84,12 @@ class Implementation:
     stats_path: str = STATS_PATH
     port: int = PORT
 
+    @property
+    def own_network(self) -> bool:
+        """Whether it needs a network namespace of its own: its capabilities act on the one it is in
+        (nftables rules, packet capture), so it must not share its server's."""
+        return bool(self.cap_add)
+
     def command_args(self, name: str, next_urls: Iterable[str], listen: str = f"0.0.0.0:{PORT}") -> list[str]:
         """The container's command for one instance (after the image name in ``docker run``)."""
         next_urls = list(next_urls)

@@ -124,7 +124,8 @@ def main(argv=None):
         return http.client.HTTPConnection(url.hostname, url.port or 80, timeout=args.timeout,
                                           source_address=(args.source, 0) if args.source else None)
 
-    result = open_loop(args, connect, url.path or "/") if args.rate else sequential(args, connect, url.path or "/")
+    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    result = open_loop(args, connect, path) if args.rate else sequential(args, connect, path)
     json.dump(result, sys.stdout)
     print()
     return 0
