@@ -102,8 +102,9 @@ def test_testbed_option_has_every_field(compose, name):
     cfg = compose(f"testbed={name}")
     check_config(cfg)
     assert cfg.testbed.kind == name
-    assert set(cfg.testbed) == {"kind", "images", "delay", "requests"}
+    assert set(cfg.testbed) == {"kind", "images", "delay", "requests", "vnf_impl"}
     assert set(cfg.testbed.images) == {"base", "dind", "vnf", "pull"}
+    assert set(cfg.testbed.vnf_impl.values()) == {"light"}  # real software only when asked for
     images = importlib.import_module("testbed.images").ImageNames(**OmegaConf.to_container(cfg.testbed.images))
     assert images.vnf
 
@@ -165,6 +166,7 @@ def test_launcher_configs_compose(compose, launcher):
         ("repetitions=0", ["repetitions=0", "int >= 1"]),
         ("+sede=1", ["sede=1", "unknown key", "seed"]),
         ("+testbed.foo=2", ["testbed.foo=2", "unknown key", "requests"]),
+        ("testbed.vnf_impl.waf=modsec", ["testbed.vnf_impl.waf='modsec'", "nginx-modsecurity"]),
         ("+algo.foo=1", ["algo.foo=1", "unknown parameter", "load_weight"]),
         ("algo.load_weight=abc", ["algo.load_weight='abc'", "wrong type"]),
         ("+workload.substrate=x", ["workload.substrate='x'", "unknown parameter"]),
