@@ -157,9 +157,10 @@ class Testbed:
             ensure_images(self.images, self.run.docker, log=self.log)
             self._check_programs()
         self.net = Containernet(run=self.run)
+        own = {s.server for s in self.plan.vnfs if self.impls[s.name] and self.impls[s.name].own_network}
         for name, spec in self.plan.servers.items():  # containers are created in the background
-            self.nodes[name] = self.net.addHost(
-                name, cls=server, **server.server_params(self.images, spec["cpu"], spec["mem"], log=self.log))
+            self.nodes[name] = self.net.addHost(name, cls=server, **server.server_params(
+                self.images, spec["cpu"], spec["mem"], log=self.log, vnf_networks=name in own))
         for name in [*self.plan.routers, *(c["name"] for c in self.plan.clients.values()),
                      *(s["name"] for s in self.plan.sinks.values())]:
             self.nodes[name] = self.net.addHost(name, cls=ProcessHost)

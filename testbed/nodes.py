@@ -84,8 +84,9 @@ class ServerBehaviour:
     uses_images = False  # whether servers of this kind need the project's images
 
     @classmethod
-    def server_params(cls, images, cpu: float, mem: float, log=None) -> dict:
-        """``addHost`` keywords that make a testbed server of this kind."""
+    def server_params(cls, images, cpu: float, mem: float, log=None, vnf_networks: bool = False) -> dict:
+        """``addHost`` keywords that make a testbed server of this kind (``vnf_networks``: some VNF of
+        it needs a network namespace of its own)."""
         return {}
 
     @classmethod
@@ -398,7 +399,7 @@ class DockerHost(ServerBehaviour, RunNode, Host):
         return create_container(run, name, image, command, kind=cls.kind, cpu=cpu, mem=mem, **docker_args)
 
     @classmethod
-    def server_params(cls, images, cpu, mem, log=None) -> dict:
+    def server_params(cls, images, cpu, mem, log=None, vnf_networks=False) -> dict:
         """A container of the base image with this checkout's VNF code mounted read-only."""
         return {"image": images.base, "command": ["sleep", "infinity"], "cpu": cpu, "mem": mem,
                 "docker_args": {"volumes": {str(VNF_DIR): {"bind": CODE_MOUNT, "mode": "ro"}}}}
@@ -600,8 +601,10 @@ class DinDHost(DockerHost):
     the few with a namespace of their own get the one SNAT rule they need from :meth:`start_vnf`."""
 
     @classmethod
-    def server_params(cls, images, cpu, mem, log=None) -> dict:
-        return {"image": images.dind, "command": cls.SERVER_DAEMON_ARGS, "cpu": cpu, "mem": mem, "log": log}
+    def server_params(cls, images, cpu, mem, log=None, vnf_networks=False) -> dict:
+        """The server image; its daemon makes a bridge only where a VNF needs a network of its own."""
+        args = cls.SERVER_DAEMON_ARGS + ([] if vnf_networks else ["--bridge=none"])
+        return {"image": images.dind, "command": args, "cpu": cpu, "mem": mem, "log": log}
 
     @classmethod
     def prepare_servers(cls, servers, images, run, extra_images=()) -> None:
