@@ -33,7 +33,16 @@ from .residual import (
 )
 from .substrate import servers
 
-__all__ = ["admit_by_density", "density_order"]
+__all__ = ["admit_by_density", "density_order", "PACKING_GREEDY"]
+
+PACKING_GREEDY = ("greedy", {"load_weight": 0.0})
+"""Registry name and parameters of the default embedder of :func:`admit_by_density`: pure latency greed.
+
+Without greedy's load-spreading term each chain's VNFs stay together near
+its ingress, which leaves more room for the others: on the SNDlib batches
+(seeds 0-4) the worst seed keeps 0.953 instead of 0.926 of the optimum
+(abilene, 20 chains) and 0.965 instead of 0.950 (geant, 30).
+"""
 
 
 def _orders(substrate, chains) -> dict:
@@ -189,7 +198,7 @@ class _Packer:
 
 
 def admit_by_density(
-    substrate, chains, *, algorithm="greedy", seed=None, orders=("density",), swap_rounds=2, max_out=1
+    substrate, chains, *, algorithm=None, seed=None, orders=("density",), swap_rounds=2, max_out=1
 ) -> Admission:
     """Batch admission: accept a revenue-rich subset of ``chains`` and embed it with ``algorithm``.
 
@@ -217,7 +226,8 @@ def admit_by_density(
     not even tried, which makes failed attempts cheap.
 
     ``algorithm`` is a registered name or a
-    :class:`~placement.base.PlacementAlgorithm`; each chain is always placed
+    :class:`~placement.base.PlacementAlgorithm`; None (default) is
+    :data:`PACKING_GREEDY`.  Each chain is always placed
     with its own seed drawn from ``seed``, so the result is deterministic per
     seed.  ``substrate`` is not modified.  The returned
     :class:`~placement.admission.Admission` holds the accepted embeddings (they
@@ -249,7 +259,10 @@ def admit_by_density(
     if set(orders) - set(known):
         raise ValueError(f"unknown orders {sorted(set(orders) - set(known))}: choose from {sorted(known)}")
     check_residual(substrate)
-    algo = get_algorithm(algorithm) if isinstance(algorithm, str) else algorithm
+    if algorithm is None:
+        algo = get_algorithm(*PACKING_GREEDY[:1], **PACKING_GREEDY[1])
+    else:
+        algo = get_algorithm(algorithm) if isinstance(algorithm, str) else algorithm
     if not isinstance(algo, PlacementAlgorithm):
         raise TypeError(f"algorithm must be a PlacementAlgorithm or a registered name, got {algorithm!r}")
     hopeless = set()  # chains with a VNF bigger than every server: never tried
