@@ -260,7 +260,8 @@ def admit_by_density(
         raise ValueError(f"unknown orders {sorted(set(orders) - set(known))}: choose from {sorted(known)}")
     check_residual(substrate)
     if algorithm is None:
-        algo = get_algorithm(*PACKING_GREEDY[:1], **PACKING_GREEDY[1])
+        name, params = PACKING_GREEDY
+        algo = get_algorithm(name, **params)
     else:
         algo = get_algorithm(algorithm) if isinstance(algorithm, str) else algorithm
     if not isinstance(algo, PlacementAlgorithm):
