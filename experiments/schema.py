@@ -251,12 +251,13 @@ def _testbed_problems(tb) -> list[str]:
         value = tb.images[name]
         if not (isinstance(value, str) and value.strip()):
             problems.append(f"testbed.images.{name}={value!r}: must be a non-empty image name")
-    for vnf_type, impl in tb.vnf_impl.items():
+    vnf_impl = tb.get("vnf_impl") or {}  # a configuration made without the schema may lack it
+    for vnf_type, impl in vnf_impl.items():
         try:
             implementation(vnf_type, impl)
         except CatalogueError as exc:
             problems.append(f"testbed.vnf_impl.{vnf_type}={impl!r}: {exc}")
-    if tb.kind not in ("dind", "none") and any(impl != "light" for impl in tb.vnf_impl.values()):
+    if tb.kind not in ("dind", "none") and any(impl != "light" for impl in vnf_impl.values()):
         problems.append(f"testbed.vnf_impl: real VNF software runs in DinD servers only, not testbed={tb.kind}")
     return problems
 

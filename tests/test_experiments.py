@@ -145,8 +145,9 @@ def test_deployment_wiring_with_a_fake_testbed(run_cfg, monkeypatch):
     seen = {}
 
     class FakeTestbed:
-        def __init__(self, substrate, chains, placement, *, host_kind, images, delay, log):
-            seen.update(chains=[c.id for c in chains], host_kind=host_kind, images=images, delay=delay)
+        def __init__(self, substrate, chains, placement, *, host_kind, images, delay, vnf_impl, log):
+            seen.update(chains=[c.id for c in chains], host_kind=host_kind, images=images, delay=delay,
+                        vnf_impl=vnf_impl)
             self.placement = placement
             self.info = {"run_id": "fake01", "delay_mechanism": "netem", "host_kind": host_kind}
 
@@ -171,6 +172,7 @@ def test_deployment_wiring_with_a_fake_testbed(run_cfg, monkeypatch):
     df = run_experiment(cfg)
     assert seen["host_kind"] == "process" and seen["requests"] == 7 and seen["delay"] == "netem" and seen["closed"]
     assert seen["images"].vnf == cfg.testbed.images.vnf
+    assert set(seen["vnf_impl"].values()) == {"light"}
     placed = df[df["status"] == "placed"]
     assert sorted(seen["chains"]) == sorted(placed["chain_id"])
     assert (placed["measured_p50_ms"] == 5.0).all() and (placed["measured_requests"] == 7).all()
