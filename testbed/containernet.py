@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -138,6 +139,12 @@ class Bridge(RunNode, LinuxBridge):
     def stop(self, deleteIntfs=True):
         """Nothing to undo one by one: the bridge and its ports go with the namespace when the shell dies."""
 
+    def connected(self):
+        """Whether every port forwards: a port whose peer's carrier the kernel has not reported yet
+        (up to a second after the link came up) drops what reaches it, and a first ARP is lost."""
+        ports = [line for line in self.cmd("bridge link show").splitlines() if " master " in line]
+        return all(" state forwarding " in port for port in ports)
+
 
 def ovs_datapath_available() -> bool:
     """Whether Open vSwitch can switch here: its kernel datapath module and a working ovs-vsctl."""
@@ -242,6 +249,18 @@ class Containernet(Mininet):
     def build(self):
         self.materialize()
         super().build()
+
+    def start(self):
+        """Mininet's ``start``, then wait (polling, at most 5 s) until every switch forwards on every port."""
+        super().start()
+        deadline = time.monotonic() + 5.0
+        waiting = [s for s in self.switches if hasattr(s, "connected")]
+        while waiting and time.monotonic() < deadline:
+            waiting = [s for s in waiting if not s.connected()]
+            if waiting:
+                time.sleep(0.01)
+        for switch in waiting:
+            warn(f"*** {switch.name}: not every port forwards after 5 s\n")
 
     def ping(self, hosts=None, timeout=None):
         """Mininet's ``ping`` (each host pings every other once; loss in percent), sources in parallel.
