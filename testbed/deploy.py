@@ -251,6 +251,10 @@ class Testbed:
         for spec in specs:
             node = self.nodes[spec.server]
             deadline = time.monotonic() + timeout
+            # Something listens first (a cheap look with the host's ss), then the VNF itself answers.
+            while not node.netcmd(f"ss -Hltn src {spec.in_ip} sport = :{spec.port}").strip() \
+                    and time.monotonic() < deadline:
+                time.sleep(0.02)
             while self.stats(node, spec.in_ip, spec.port) is None:
                 if time.monotonic() > deadline:
                     raise TestbedError(f"{node.name}: VNF {spec.name} does not answer on {spec.in_ip}:{spec.port} "
