@@ -25,7 +25,6 @@ from placement.fileio import atomic_write_text
 from placement.metrics import chain_latency
 from placement.model import CPU, KIND, MEM, SERVER, Chain, Embedding, Placement
 from placement.workload import DEFAULT_CATALOGUE
-from testbed.deploy import Testbed
 from testbed.images import CACHE_DIR, ImageNames
 
 
@@ -89,6 +88,8 @@ def calibrate(catalogue=DEFAULT_CATALOGUE, *, host_kind="dind", requests=50, ima
               log=print) -> Calibration:
     """Measure each VNF type of ``catalogue`` alone on one server under its CPU limit; keep it as this
     machine's calibration (:func:`cached`)."""
+    from testbed.deploy import Testbed  # lazy: reading a calibration needs neither Mininet nor Docker
+
     g = nx.Graph()
     g.add_node("srv0", **{KIND: SERVER, CPU: 2.0, MEM: 4096.0})
     chains = [Chain("base", (), "srv0", "srv0")]
