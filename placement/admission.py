@@ -33,7 +33,7 @@ import highspy
 import networkx as nx
 import numpy as np
 
-from .algorithms._highs import quiet_highs
+from .algorithms._highs import binary_lp, quiet_highs
 from .algorithms.milp import _simple_path
 from .base import check_placement
 from .errors import ChainError
@@ -438,26 +438,9 @@ class _AdmissionModel:
 
     def lp(self, *, relax=False) -> highspy.HighsLp:
         """The model as a HiGHS LP (every column binary unless ``relax``)."""
-        lp = highspy.HighsLp()
-        n, m = len(self.cost), len(self.rows)
-        lp.num_col_, lp.num_row_ = n, m
-        lp.col_cost_ = self.objective
-        lp.col_lower_ = np.zeros(n)
-        upper = np.ones(n)
+        upper = np.ones(len(self.cost))
         upper[[self.y[k] for k in self.excluded]] = 0.0
-        lp.col_upper_ = upper
-        lp.row_lower_ = np.asarray(self.row_lo, dtype=float)
-        lp.row_upper_ = np.asarray(self.row_hi, dtype=float)
-        if not relax:
-            lp.integrality_ = [highspy.HighsVarType.kInteger] * n
-        starts = np.cumsum([0] + [len(r) for r in self.rows])
-        matrix = lp.a_matrix_
-        matrix.format_ = highspy.MatrixFormat.kRowwise
-        matrix.num_col_, matrix.num_row_ = n, m
-        matrix.start_ = starts.astype(np.int32)
-        matrix.index_ = np.asarray([c for r in self.rows for c, _ in r], dtype=np.int32)
-        matrix.value_ = np.asarray([v for r in self.rows for _, v in r], dtype=float)
-        return lp
+        return binary_lp(self.objective, self.rows, self.row_lo, self.row_hi, upper=upper, integer=not relax)
 
     def vector(self, placement: Placement):
         """The column vector of ``placement`` (chains it embeds accepted), or None if outside the model."""

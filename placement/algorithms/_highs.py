@@ -20,8 +20,9 @@ import tempfile
 import threading
 
 import highspy
+import numpy as np
 
-__all__ = ["LOGGER", "quiet_highs"]
+__all__ = ["LOGGER", "quiet_highs", "binary_lp"]
 
 LOGGER = logging.getLogger("placement.highs")
 """Where HiGHS's output goes: its banner at INFO, its solve log at DEBUG."""
@@ -78,3 +79,27 @@ def quiet_highs(**options) -> highspy.Highs:
 
 def _log_line(event) -> None:
     LOGGER.debug(event.message.rstrip())
+
+
+def binary_lp(cost, rows, row_lo, row_hi, *, upper=None, integer=True, offset=0.0) -> highspy.HighsLp:
+    """A HiGHS model over 0/1 columns: ``cost`` per column, sparse ``rows`` (lists of ``(column,
+    value)``) bounded by ``row_lo``/``row_hi``; ``upper`` (default all 1) fixes columns to 0, and
+    ``integer=False`` gives the LP relaxation."""
+    lp = highspy.HighsLp()
+    n, m = len(cost), len(rows)
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_ = np.asarray(cost, dtype=float)
+    lp.col_lower_ = np.zeros(n)
+    lp.col_upper_ = np.ones(n) if upper is None else np.asarray(upper, dtype=float)
+    lp.row_lower_ = np.asarray(row_lo, dtype=float)
+    lp.row_upper_ = np.asarray(row_hi, dtype=float)
+    lp.offset_ = float(offset)
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+    matrix = lp.a_matrix_
+    matrix.format_ = highspy.MatrixFormat.kRowwise
+    matrix.num_col_, matrix.num_row_ = n, m
+    matrix.start_ = np.cumsum([0] + [len(r) for r in rows]).astype(np.int32)
+    matrix.index_ = np.asarray([c for r in rows for c, _ in r], dtype=np.int32)
+    matrix.value_ = np.asarray([v for r in rows for _, v in r], dtype=float)
+    return lp

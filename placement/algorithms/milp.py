@@ -37,7 +37,7 @@ from ..metrics import BANDWIDTH_WEIGHT, LATENCY_WEIGHT
 from ..model import BW, CPU, DELAY, MEM, Embedding, Placement
 from ..residual import EPS, feasible_distances, fits, link_endpoints, raise_infeasible
 from ..substrate import servers
-from ._highs import quiet_highs
+from ._highs import binary_lp, quiet_highs
 
 _FEASIBLE = 2  # HiGHS primal_solution_status "feasible"
 _NO_SOLUTION_LIMITS = ("kTimeLimit", "kInterrupt", "kIterationLimit", "kSolutionLimit", "kMemoryLimit")
@@ -282,23 +282,7 @@ class _Model:
 
     def lp(self) -> highspy.HighsLp:
         """The model as a HiGHS LP with every column binary."""
-        lp = highspy.HighsLp()
-        n, m = len(self.cost), len(self.rows)
-        lp.num_col_, lp.num_row_ = n, m
-        lp.col_cost_ = np.asarray(self.cost, dtype=float)
-        lp.col_lower_, lp.col_upper_ = np.zeros(n), np.ones(n)
-        lp.row_lower_ = np.asarray(self.row_lo, dtype=float)
-        lp.row_upper_ = np.asarray(self.row_hi, dtype=float)
-        lp.offset_ = float(self.offset)
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * n
-        starts = np.cumsum([0] + [len(r) for r in self.rows])
-        matrix = lp.a_matrix_
-        matrix.format_ = highspy.MatrixFormat.kRowwise
-        matrix.num_col_, matrix.num_row_ = n, m
-        matrix.start_ = starts.astype(np.int32)
-        matrix.index_ = np.asarray([c for r in self.rows for c, _ in r], dtype=np.int32)
-        matrix.value_ = np.asarray([v for r in self.rows for _, v in r], dtype=float)
-        return lp
+        return binary_lp(self.cost, self.rows, self.row_lo, self.row_hi, offset=self.offset)
 
     def extract(self, values) -> dict:
         """Embeddings read off a solution vector (servers by ``x``, simple paths by ``f``)."""
