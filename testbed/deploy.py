@@ -25,6 +25,7 @@ from testbed.nodes import UNPRIVILEGED, VNF_DIR, DinDHost, DockerHost, ProcessHo
 from testbed.plan import build_plan
 from testbed.runtime import Run
 from testbed.system import TestbedError, parallel
+from testbed.telemetry import Sampler, Source
 from testbed.vnfs.catalogue import CatalogueError, implementation
 
 # Servers as these host classes; behaviour that differs by kind lives in the classes.
@@ -89,6 +90,7 @@ class Testbed:
         self.net: Containernet | None = None
         self.nodes: dict = {}
         self.info: dict = {}
+        self._sources: list | None = None
 
     def _implementations(self, vnf_impl: dict) -> dict:
         """The chosen implementation of each VNF instance, by name (None: ``light``, ``vnf.py``, for any type).
@@ -190,7 +192,7 @@ class Testbed:
         finally:
             self.run.close()
             self.info["teardown_s"] = time.monotonic() - t0
-            self.run, self.net, self.nodes = None, None, {}
+            self.run, self.net, self.nodes, self._sources = None, None, {}, None
 
     # -- bring-up steps --------------------------------------------------------------
 
@@ -323,20 +325,45 @@ class Testbed:
                 return f"VNF {spec.name} on {spec.server} does not answer (its process or container died)"
         return None
 
-    def load(self, rate: float, duration: float = 5.0, concurrency: int = 8) -> list[dict]:
+    def telemetry_sources(self) -> list:
+        """Where the counters of every VNF and server are read (:mod:`testbed.telemetry`), found once."""
+        if self._sources is None:
+            by_server: dict[str, list] = {name: [] for name in self.plan.servers}
+            for spec in self.plan.vnfs:
+                by_server[spec.server].append(spec)
+            sources = []
+            for name, specs in by_server.items():
+                vnfs = self.nodes[name].vnf_sources(specs)
+                sources += [*vnfs.values(), self.nodes[name].server_source(vnfs)]
+            self._sources = sources
+        return self._sources
+
+    def sampler(self, hz: float = 10.0) -> Sampler:
+        """A telemetry sampler of every VNF and server; :meth:`load` adds its clients to it."""
+        return Sampler(self.telemetry_sources(), hz=hz)
+
+    def load(self, rate: float, duration: float = 5.0, concurrency: int = 8,
+             sampler: Sampler | None = None, chains=None) -> list[dict]:
         """Drive every chain at once at ``rate`` requests/s for ``duration`` s (open loop).
 
         One summary per chain: sent, answered (``ok``), ``errors``, ``lost``
         (sent but neither answered nor failed: must be 0), latency
         percentiles from each request's scheduled time, and the VNF counter
-        deltas, which must equal ``ok`` while nothing fails.
+        deltas, which must equal ``ok`` while nothing fails.  A running
+        ``sampler`` (:meth:`sampler`) also samples each chain's client.
+        ``chains`` (default: all) names the chains to drive.
         """
         before = self.counters()
         procs = {}
         for chain_id, client in sorted(self.plan.clients.items()):
-            procs[chain_id] = self.nodes[client["name"]].popen(
+            if chains is not None and chain_id not in chains:
+                continue
+            node = self.nodes[client["name"]]
+            procs[chain_id] = node.popen(
                 [sys.executable, f"{VNF_DIR}/client.py", client["url"], "--rate", str(rate), "--duration",
                  str(duration), "--concurrency", str(concurrency), "--source", client["ip"]])
+            if sampler is not None:
+                sampler.add(Source("client", client["name"], pids=(procs[chain_id].pid,), netns_pid=node.pid))
         rows = []
         for chain_id, proc in procs.items():
             out, err = proc.communicate(timeout=duration + 120)

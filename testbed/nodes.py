@@ -115,6 +115,27 @@ class ServerBehaviour:
         """What is wrong with this server that a request would meet (None: nothing seen)."""
         return None
 
+    def _vnf_candidates(self) -> list[int]:
+        """Host pids among which this server's VNF processes are (:meth:`vnf_sources`)."""
+        return system.cgroup_procs(self.run.procs_cgroup)
+
+    def vnf_sources(self, specs) -> dict:
+        """Where the counters of this server's VNFs ``specs`` are read (:mod:`testbed.telemetry`), by name.
+
+        A VNF process is found by its ``--name`` argument; it shares its server's network namespace.
+        """
+        from testbed.telemetry import Source, process_pids
+
+        candidates = self._vnf_candidates()
+        return {s.name: Source("vnf", s.name, pids=process_pids(candidates, s.name)) for s in specs}
+
+    def server_source(self, vnf_sources: dict):
+        """Where this server's counters are read: a plain host is the sum of its VNF processes."""
+        from testbed.telemetry import Source
+
+        pids = tuple(p for src in vnf_sources.values() for p in src.pids)
+        return Source("server", self.name, pids=pids, netns_pid=self.pid)
+
 
 class ProcessHost(ServerBehaviour, RunNode, Host):
     """A plain Mininet host: private network namespace, shared filesystem and processes."""
@@ -366,6 +387,13 @@ def _cgroupfs(client) -> bool:
     return _cgroup_driver[key] == "cgroupfs"
 
 
+def _netns_inode(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
 class DockerHost(ServerBehaviour, RunNode, Host):
     """A Mininet host backed by a container: own filesystem, processes and network.
 
@@ -414,6 +442,17 @@ class DockerHost(ServerBehaviour, RunNode, Host):
         if not self.container_running():
             return f"server {self.name} is gone (its container was removed or stopped)"
         return None
+
+    def _vnf_candidates(self) -> list[int]:
+        from testbed.telemetry import cgroup_dirs
+
+        return system.cgroup_procs(cgroup_dirs(self.container_pid)["cpu"])
+
+    def server_source(self, vnf_sources: dict):
+        """A container's counters: its cgroup (everything in it, inner containers included) and its interfaces."""
+        from testbed.telemetry import Source, cgroup_dirs
+
+        return Source("server", self.name, cgroup=cgroup_dirs(self.container_pid), netns_pid=self.container_pid)
 
     @property
     def container(self):
@@ -660,6 +699,35 @@ class DinDHost(DockerHost):
 
     def fault(self):
         return super().fault() or (None if self.daemon_answers() else f"the Docker daemon of server {self.name} stopped")
+
+    def vnf_sources(self, specs) -> dict:
+        """Each VNF's inner container: its own cgroup, and its interfaces where it has a network of its own."""
+        from testbed.telemetry import Source, cgroup_dirs_from, host_cgroup_path
+
+        if not specs:
+            return {}
+        names = " ".join(shlex.quote(s.name) for s in specs)
+        out = self.cmd(f"docker inspect -f '{{{{.Name}}}} {{{{.State.Pid}}}}' {names} | "
+                       "while read n p; do echo \"== ${n#/}\"; cat /proc/$p/cgroup; done")
+        texts, current = {}, None
+        for line in out.splitlines():
+            if line.startswith("== "):
+                current = line[3:].strip()
+                texts[current] = []
+            elif current and line.count(":") >= 2:
+                texts[current].append(line)
+        # cgroup v2: the server has a private cgroup namespace rooted at its own cgroup.
+        prefix = host_cgroup_path(self.container_pid) if system.cgroup_v2() else ""
+        own_ns = os.stat(f"/proc/{self.container_pid}/ns/net").st_ino
+        sources = {}
+        for spec in specs:
+            if not texts.get(spec.name):
+                raise TestbedError(f"{self.name}: no cgroup found for VNF container {spec.name}: {out.strip()[-300:]}")
+            dirs = cgroup_dirs_from("\n".join(texts[spec.name]), prefix=prefix)
+            pids = system.cgroup_procs(dirs["cpu"]) if "cpu" in dirs else []
+            netns = next((p for p in pids if _netns_inode(p) not in (None, own_ns)), None)
+            sources[spec.name] = Source("vnf", spec.name, cgroup=dirs, netns_pid=netns)
+        return sources
 
     def vnf_log_tail(self, spec, lines: int = 20) -> str:
         return self.cmd(f"docker logs --tail {lines} {shlex.quote(spec.name)} 2>&1")

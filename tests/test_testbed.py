@@ -252,3 +252,29 @@ def test_real_vnf_choices_are_checked_before_anything_starts():
         Testbed(g, [chain], placement, vnf_impl={"waf": "modsec"})
     with pytest.raises(TestbedError, match="runs in DinD servers' inner containers"):
         Testbed(g, [chain], placement, host_kind="process", vnf_impl={"waf": "nginx-modsecurity"})
+
+
+def test_telemetry_sees_a_loaded_vnf_busy_and_an_idle_one_idle():
+    """Sampled at 10 Hz from cgroup and interface counters: the VNFs of the loaded chain use > 0.2 cores,
+    those of the idle chain on the same servers < 0.05; servers, clients and interfaces are sampled too."""
+    g = line(3, cpu=2, mem=2048, bw=100, delay=1.0)
+    s0, s1, s2 = sorted(g.nodes)
+    chains = [Chain(f"c{i}", (VNF("firewall", 1, 128), VNF("ids", 1, 128)), ingress=s0, egress=s2, bw=5)
+              for i in range(2)]
+    placement = Placement({c.id: Embedding(c.id, (s0, s1), ((s0,), (s0, s1), (s1, s2))) for c in chains})
+    with Testbed(g, chains, placement, host_kind="dind", log=lambda *_: None) as tb:
+        tb.measure(requests=3)
+        with tb.sampler(hz=10) as sampler:
+            [row] = tb.load(rate=700, duration=3.0, chains=["c0"], sampler=sampler)
+        frame = sampler.frame()
+    assert row["lost"] == 0 and row["ok"] > 0
+    cpu = frame[(frame.metric == "cpu_cores") & (frame.time_s > 0.5) & (frame.time_s < 3.0)]
+    per_entity = cpu.groupby("entity")["value"].mean()
+    assert per_entity["c0-1-firewall"] > 0.2 and per_entity["c0-2-ids"] > 0.2, per_entity
+    assert per_entity["c1-1-firewall"] < 0.05 and per_entity["c1-2-ids"] < 0.05, per_entity
+    ticks = frame[(frame.entity == "c0-1-firewall") & (frame.metric == "memory_mib")]
+    assert len(ticks) >= 10 * 3.0 * 0.9, len(ticks)  # >= 10 Hz over the load
+    kinds = frame.groupby("entity_kind")["entity"].unique()
+    assert set(kinds["server"]) == set(tb.plan.servers) and "c0" in set(kinds["client"])
+    server_rx = frame[(frame.metric == "rx_pkt_s") & (frame.entity == tb.plan.names[s1])]["value"]
+    assert server_rx.max() > 100  # the loaded chain's packets cross the middle server's interfaces
