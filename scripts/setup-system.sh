@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(docker.io mininet debootstrap iperf3 iproute2 iputils-ping net-tools
       bridge-utils ethtool util-linux python3-venv python3-dev procps curl
       ca-certificates iptables chromium  # chromium: the report test opens report.html headless
+      gcc libc6-dev  # testbed/loadgen compiles its load generator (sfcload.c) at first use
       haproxy nginx-light libnginx-mod-http-modsecurity modsecurity-crs varnish nftables libndpi-bin)  # real VNFs
 
 missing=()
