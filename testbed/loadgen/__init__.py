@@ -303,9 +303,11 @@ def parse(text: str) -> LoadResult:
     return LoadResult(frame, summary)
 
 
-def run(url: str, profile: Profile, **options) -> LoadResult:
-    """Run the generator here (``run_args`` options) and parse what it measured."""
+def run(url: str, profile: Profile, *, netns: str | None = None, **options) -> LoadResult:
+    """Run the generator here (in network namespace ``netns`` if given; ``run_args`` options) and parse its output."""
     argv = run_args(url, profile, **options)
+    if netns:
+        argv = ["ip", "netns", "exec", netns, *argv]
     limit = min(profile.duration, options.get("max_duration") or math.inf) + options.get("timeout", 5.0) + 30
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=limit)
