@@ -25,6 +25,7 @@ from testbed.nodes import UNPRIVILEGED, VNF_DIR, DinDHost, DockerHost, ProcessHo
 from testbed.plan import build_plan
 from testbed.runtime import Run
 from testbed.system import TestbedError, parallel
+from testbed.loadgen import LoadError, LoadResult, Profile, constant, parse, run_args
 from testbed.telemetry import Sampler, Source
 from testbed.vnfs.catalogue import CatalogueError, implementation
 
@@ -342,41 +343,77 @@ class Testbed:
         """A telemetry sampler of every VNF and server; :meth:`load` adds its clients to it."""
         return Sampler(self.telemetry_sources(), hz=hz)
 
-    def load(self, rate: float, duration: float = 5.0, concurrency: int = 8,
-             sampler: Sampler | None = None, chains=None) -> list[dict]:
-        """Drive every chain at once at ``rate`` requests/s for ``duration`` s (open loop).
+    def drive(self, profile: Profile, *, chains=None, sampler: Sampler | None = None, connections: int = 64,
+              new_connection: bool = False, body_bytes: int = 0, attack_share: float = 0.0, seed: int = 0,
+              timeout: float = 5.0) -> dict[str, LoadResult]:
+        """Drive chains with open-loop load following ``profile``: one generator per chain ingress, all at once.
 
-        One summary per chain: sent, answered (``ok``), ``errors``, ``lost``
-        (sent but neither answered nor failed: must be 0), latency
-        percentiles from each request's scheduled time, and the VNF counter
-        deltas, which must equal ``ok`` while nothing fails.  A running
-        ``sampler`` (:meth:`sampler`) also samples each chain's client.
-        ``chains`` (default: all) names the chains to drive.
+        Each chain's client runs :mod:`testbed.loadgen`'s generator against its
+        first VNF (options as :func:`testbed.loadgen.run_args`; chain ``i`` of
+        the run uses seed ``seed + i``).  Returns a
+        :class:`~testbed.loadgen.LoadResult` per chain, its ``summary`` with
+        ``vnf_counters``: what each VNF of the chain handled meanwhile.  A
+        running ``sampler`` (:meth:`sampler`) also samples each client.
         """
+        selected = sorted(c for c in self.plan.clients if chains is None or c in chains)
+        unknown = sorted(set(chains or ()) - set(self.plan.clients))
+        if unknown:
+            raise TestbedError(f"no deployed chain {', '.join(unknown)}: deployed are {', '.join(sorted(self.plan.clients))}")
+        try:
+            argvs = {c: run_args(self.plan.clients[c]["url"], profile, source=self.plan.clients[c]["ip"],
+                                 connections=connections, new_connection=new_connection, body_bytes=body_bytes,
+                                 attack_share=attack_share, seed=seed + i, timeout=timeout)
+                     for i, c in enumerate(selected)}
+        except LoadError as exc:
+            raise TestbedError(str(exc)) from None
         before = self.counters()
         procs = {}
-        for chain_id, client in sorted(self.plan.clients.items()):
-            if chains is not None and chain_id not in chains:
-                continue
-            node = self.nodes[client["name"]]
-            procs[chain_id] = node.popen(
-                [sys.executable, f"{VNF_DIR}/client.py", client["url"], "--rate", str(rate), "--duration",
-                 str(duration), "--concurrency", str(concurrency), "--source", client["ip"]])
+        for chain_id, argv in argvs.items():
+            node = self.nodes[self.plan.clients[chain_id]["name"]]
+            procs[chain_id] = node.popen(argv)
             if sampler is not None:
-                sampler.add(Source("client", client["name"], pids=(procs[chain_id].pid,), netns_pid=node.pid))
-        rows = []
+                sampler.add(Source("client", node.name, pids=(procs[chain_id].pid,), netns_pid=node.pid))
+        results = {}
         for chain_id, proc in procs.items():
-            out, err = proc.communicate(timeout=duration + 120)
+            out, err = proc.communicate(timeout=profile.duration + timeout + 120)
+            if proc.returncode:
+                raise TestbedError(f"load generator of chain {chain_id} failed (exit {proc.returncode}): "
+                                   f"{err.decode(errors='replace').strip()[-500:]}")
             try:
-                rows.append({"chain_id": chain_id, **json.loads(out.decode().strip().splitlines()[-1])})
-            except (ValueError, IndexError) as exc:
-                raise TestbedError(f"load client of {chain_id} failed: {err.decode()[-500:]}") from exc
+                results[chain_id] = parse(out.decode(errors="replace"))
+            except LoadError as exc:
+                raise TestbedError(f"load generator of chain {chain_id}: {exc}") from None
         after = self.counters()
-        for row in rows:
-            deltas = self._counter_deltas(before, after, row["chain_id"])
-            row["vnf_counters"] = deltas
-            row["counters_add_up"] = all(d == row["ok"] + row["errors"] for d in deltas.values()) \
-                if row["errors"] == 0 else None
+        for chain_id, result in results.items():
+            result.summary["vnf_counters"] = self._counter_deltas(before, after, chain_id)
+        return results
+
+    def load(self, rate: float, duration: float = 5.0, concurrency: int = 64,
+             sampler: Sampler | None = None, chains=None) -> list[dict]:
+        """Drive chains (default: all) at once at a constant ``rate`` requests/s for ``duration`` s (open loop).
+
+        One summary per chain: sent, answered (``ok``), ``errors``, ``lost``
+        (due but neither answered nor failed: must be 0), latency
+        percentiles from each request's due time, and the VNF counter
+        deltas, which must equal ``ok`` while nothing fails.  See
+        :meth:`drive` for profiles and the generator's other options.
+        """
+        results = self.drive(constant(rate, duration), chains=chains, sampler=sampler, connections=concurrency)
+        rows = []
+        for chain_id, result in results.items():
+            sec, summary = result.seconds, result.summary
+            ok = int(sec.ok.sum())
+            errors = int(sec.errors.sum() + sec.timeouts.sum() + sec.other.sum() + sec.blocked.sum())
+            sent = int(sec.offered.sum())
+            deltas = summary["vnf_counters"]
+            rows.append({
+                "chain_id": chain_id, "offered_rps": rate, "sent": sent, "ok": ok, "errors": errors,
+                "lost": sent - ok - errors, "achieved_rps": ok / max(summary["elapsed_s"], 1e-9),
+                "late": int(sec.late.sum()),
+                **{f"p{q}_ms": result.quantile(q / 100) for q in (50, 95, 99)},
+                "vnf_counters": deltas,
+                "counters_add_up": all(d == ok for d in deltas.values()) if errors == 0 else None,
+            })
         return rows
 
     def measure(self, requests: int = 20, warmup: int = 2) -> list[dict]:

@@ -1,19 +1,18 @@
 #!/usr/bin/env python3
-"""Measurement client: send N HTTP requests to a chain's first VNF and report each one.
+"""Measurement client: send N HTTP requests to a chain's first VNF, one after another, and report each one.
 
 Requests share one kept-alive connection, so after the first each request
 crosses every link once each way, as the latency model assumes.
 
 Prints one JSON object: per-request latency (ms), status, and the trace of
 VNFs the request went through.  Standard library only, so it runs on any host.
+Load at a rate is :mod:`testbed.loadgen`'s job.
 """
 
 import argparse
 import http.client
 import json
-import queue
 import sys
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -56,51 +55,6 @@ def sequential(args, connect, path):
     return results[args.warmup:]
 
 
-def open_loop(args, connect, path):
-    """Requests at ``rate`` per second for ``duration`` s, over ``concurrency`` kept-alive connections.
-
-    Latency counts from each request's scheduled time, so queueing behind a
-    slow chain is measured, not hidden.  Returns a summary: every request sent
-    is either answered or counted as an error (``lost`` must be 0).
-    """
-    total = int(args.rate * args.duration)
-    t0 = time.perf_counter() + 0.05
-    schedule = queue.Queue()
-    for i in range(total):
-        schedule.put(t0 + i / args.rate)
-    entries, lock = [], threading.Lock()
-
-    def worker():
-        conn = connect()
-        while True:
-            try:
-                due = schedule.get_nowait()
-            except queue.Empty:
-                return
-            wait = due - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            entry = send(conn, path)
-            entry["latency_ms"] = (time.perf_counter() - due) * 1000.0
-            with lock:
-                entries.append(entry)
-
-    threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    ok = sorted(e["latency_ms"] for e in entries if e["status"] == 200)
-
-    def pct(q):
-        return ok[min(len(ok) - 1, int(q * len(ok)))] if ok else float("nan")
-
-    return {"offered_rps": args.rate, "sent": total, "ok": len(ok), "errors": len(entries) - len(ok),
-            "lost": total - len(entries), "achieved_rps": len(ok) / elapsed,
-            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
-
-
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("url")
@@ -114,9 +68,6 @@ def main(argv=None):
                    help="requests sent first and left out of the report (they open the connections)")
     p.add_argument("--new-connection", action="store_true",
                    help="a new TCP connection per request (default: one kept-alive connection)")
-    p.add_argument("--rate", type=float, default=0.0, help="open loop: requests per second (prints a summary)")
-    p.add_argument("--duration", type=float, default=5.0, help="open loop: seconds")
-    p.add_argument("--concurrency", type=int, default=8, help="open loop: connections")
     args = p.parse_args(argv)
     url = urlsplit(args.url)
 
@@ -125,7 +76,7 @@ def main(argv=None):
                                           source_address=(args.source, 0) if args.source else None)
 
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    result = open_loop(args, connect, path) if args.rate else sequential(args, connect, path)
+    result = sequential(args, connect, path)
     json.dump(result, sys.stdout)
     print()
     return 0
