@@ -1,4 +1,4 @@
-"""How a run's chains reach the algorithm: the three modes, each giving one result row per chain.
+"""How a run's chains reach the algorithm: the four modes, each giving one result row per chain.
 
 * ``sequential``: chains one at a time, in order, on the residual substrate
   (what is left after the chains placed before); a chain that does not fit
@@ -8,6 +8,12 @@
   (the setting of the MILP and of the GA's joint optimisation).
 * ``online``: :func:`placement.online.simulate`: chains arrive and depart
   over time (``arrival``/``lifetime`` from the workload).
+* ``admission``: the whole batch is known at time 0 and the operator chooses
+  which chains to accept: :func:`placement.packing.admit_by_density` picks
+  the subset (revenue-density order, add/drop exchanges) and the algorithm
+  embeds each chain; a chain left out is rejected with reason
+  ``"not admitted"``.  With ``optimum=exact`` the rows say how much of the
+  admission optimum that earns.
 
 Every accepted placement is checked by the placement validator
 (:func:`placement.base.check_placement`) before it is kept.  An algorithm
@@ -44,6 +50,7 @@ __all__ = [
     "place_sequential",
     "place_batch",
     "place_online",
+    "place_admission",
     "PLACERS",
     "OPTIMA",
     "instance_optimum",
@@ -145,7 +152,33 @@ def place_online(substrate, chains, algo, *, seed, bar) -> Outcome:
     return _outcome(substrate, chains, rows, float(sum(result.solve_ms)), result.timeline)
 
 
-PLACERS = {"sequential": place_sequential, "batch": place_batch, "online": place_online}
+def place_admission(substrate, chains, algo, *, seed, bar) -> Outcome:
+    """Admit a batch (:func:`placement.packing.admit_by_density` with ``algo`` as the embedder).
+
+    Every row carries the time of the whole admission (as in batch mode) and
+    its ``info`` (winning order, exchanges) as ``detail``.
+    """
+    from placement.packing import admit_by_density  # imports the HiGHS models: load only when asked
+
+    start = time.perf_counter()
+    try:
+        admitted = admit_by_density(substrate, chains, algorithm=algo, seed=seed)
+        check_placement(substrate, [c for c in chains if c.id in admitted.placement.embeddings], admitted.placement)
+    except Exception as e:  # an algorithm bug must not end a sweep: record it
+        rows = _failed(substrate, chains, "error", type(e).__name__, str(e), _ms_since(start))
+        bar.update(len(chains))
+        return _outcome(substrate, chains, rows, rows[0]["solve_time_ms"] if rows else 0.0)
+    elapsed = _ms_since(start)
+    rows = chain_rows(substrate, chains, admitted.placement, rejected={c: "not admitted" for c in admitted.rejected})
+    info = json.dumps(admitted.info, default=str)
+    for row in rows:
+        placed = row["status"] == "placed"
+        row.update(solve_time_ms=elapsed, detail=info, arrival=0.0, departure=math.inf if placed else math.nan)
+    bar.update(len(chains))
+    return _outcome(substrate, chains, rows, elapsed)
+
+
+PLACERS = {"sequential": place_sequential, "batch": place_batch, "online": place_online, "admission": place_admission}
 """Mode name (``cfg.mode``) -> placement function."""
 
 OPTIMA = ("none", "exact", "lp")

@@ -60,8 +60,9 @@ __all__ = [
     "target_of",
 ]
 
-MODES = ("sequential", "batch", "online")
-"""How chains reach the algorithm: one at a time on the residual, all at once, or over time."""
+MODES = ("sequential", "batch", "online", "admission")
+"""How chains reach the algorithm: one at a time on the residual, all at once, over time, or as a batch
+of which the operator accepts the best subset it can find (see :mod:`experiments.placing`)."""
 
 OPTIMA = ("none", "exact", "lp")
 """``optimum``: what yardstick each row carries (see :func:`experiments.placing.instance_optimum`)."""
@@ -419,7 +420,7 @@ def check_config(cfg) -> None:
     Traceback (most recent call last):
     ...
     experiments.schema.ConfigError: invalid configuration (2 problem(s)):
-      - mode='foo': choose one of sequential, batch, online
+      - mode='foo': choose one of sequential, batch, online, admission
       - testbed.requests=-3: must be an int >= 1
     """
     missing = [k for k in ("algo", "topology", "workload", "testbed") if k not in cfg]  # absent or ???

@@ -12,7 +12,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from experiments.callbacks import sweep_size
-from experiments.schema import ConfigError, build, build_instance, check_config
+from experiments.placing import OPTIMA, PLACERS
+from experiments.schema import MODES, ConfigError, build, build_instance, check_config
 from placement.algorithms import BUILTIN
 from placement.base import PlacementAlgorithm, available_algorithms
 from placement.model import Chain
@@ -185,6 +186,23 @@ def test_check_config_names_key_value_and_choices(compose, override, expected):
 def test_online_mode_refuses_a_testbed(compose):
     with pytest.raises(ConfigError, match="mode=online with testbed=process.*testbed=none"):
         check_config(compose("mode=online", "testbed=process"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("optimum", OPTIMA)
+def test_every_mode_takes_every_yardstick_that_bounds_it(compose, mode, optimum):
+    cfg = compose(f"mode={mode}", f"optimum={optimum}")
+    if (mode, optimum) == ("online", "exact"):  # the batch optimum does not bound an online run
+        with pytest.raises(ConfigError, match="mode=online with optimum=exact.*optimum=lp"):
+            check_config(cfg)
+    else:
+        check_config(cfg)
+
+
+def test_modes_are_placers_and_the_config_comment_lists_them():
+    assert set(MODES) == set(PLACERS)
+    comment = next(line for line in (CONF / "config.yaml").read_text().splitlines() if line.startswith("mode:"))
+    assert all(f" {mode}" in comment.partition("#")[2] for mode in MODES)
 
 
 def test_check_config_reports_every_problem_at_once(compose):

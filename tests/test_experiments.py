@@ -61,7 +61,9 @@ def test_results_have_the_promised_columns(run_cfg):
     assert row["kernel"] and "git_commit" in df
 
 
-@pytest.mark.parametrize("mode, workload", [("sequential", "small"), ("batch", "small"), ("online", "online")])
+@pytest.mark.parametrize(
+    "mode, workload", [("sequential", "small"), ("batch", "small"), ("online", "online"), ("admission", "small")]
+)
 def test_every_mode_places_and_verifies(run_cfg, tmp_path, mode, workload):
     df = run_experiment(run_cfg(f"mode={mode}", f"workload={workload}", "workload.n=8", "algo=greedy"))
     assert len(df) == 8 and set(df["mode"]) == {mode}
@@ -93,6 +95,23 @@ def test_batch_mode_is_all_or_nothing(run_cfg, tmp_path):
     roomy = run_experiment(run_cfg("mode=batch", "topology.cpu=64.0", "topology.n=2", "workload.n=6",
                                    results_dir=tmp_path / "roomy"))
     assert set(roomy["status"]) == {"placed"} and roomy["solve_time_ms"].nunique() == 1
+
+
+def test_admission_mode_chooses_chains_and_carries_the_optimum(run_cfg, tmp_path):
+    tight = ("topology.cpu=3.0", "topology.n=3", "workload.n=8", "algo=first_fit", "optimum=exact")
+    df = run_experiment(run_cfg("mode=admission", *tight, results_dir=tmp_path / "admission"))
+    assert set(df["status"]) == {"placed", "rejected"} and set(df["mode"]) == {"admission"}
+    assert set(df.loc[df["status"] == "rejected", "reason"]) == {"not admitted"}
+    assert df["solve_time_ms"].nunique() == 1 and json.loads(df["detail"].iloc[0])["algorithm"] == "first_fit"
+    earned = df["revenue"].sum()
+    assert (df["opt_kind"] == "exact").all() and (df["opt_status"] == "Optimal").all()
+    assert earned <= df["opt_revenue"].iloc[0] + 1e-6
+    assert df["revenue_ratio"].iloc[0] == pytest.approx(earned / df["opt_revenue"].iloc[0])
+    assert verify_run(tmp_path / "admission") == []
+    # The same chains in arrival order on the residual: admission never earns less (it tries that order too).
+    sequential = run_experiment(run_cfg("mode=sequential", *tight, results_dir=tmp_path / "sequential"))
+    assert earned >= sequential["revenue"].sum() - 1e-9
+    assert sequential["revenue_ratio"].iloc[0] <= df["revenue_ratio"].iloc[0] + 1e-9
 
 
 def test_repetitions_vary_the_algorithm_seed_not_the_instance(run_cfg):
