@@ -33,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,7 @@
 #define DRAIN_NS 1000000000LL /* a closing connection waits this long for the server's FIN */
 #define HEAD_MAX 65536        /* longest response head accepted */
 #define LINE_MAX_ 1024        /* longest chunk-size or trailer line accepted */
+#define TIMER_EVENT UINT64_MAX
 
 /* Latency histogram: log-linear buckets of microseconds, SUB per power of two
  * (relative width <= 1/32); values below SUB us are exact. */
@@ -264,6 +266,7 @@ enum { P_HEAD, P_BODY_LEN, P_CHUNK_SIZE, P_CHUNK_DATA, P_CHUNK_CRLF, P_TRAILER, 
 
 typedef struct conn {
     int fd, state, slot, requests; /* requests: answered on this connection so far */
+    uint32_t gen; /* bumped per connection, so that a stale event never reaches a reused slot */
     req_t req;
     size_t woff;
     int pstate, status, close_after, got_bytes;
@@ -280,7 +283,7 @@ typedef struct {
     second_t *sec;
     conn_t **conns;
     int nconns, conns_cap;
-    conn_t *idle;
+    conn_t *idle, *free_slots; /* both linked through next_idle */
     req_t *waitq;
     size_t wq_head, wq_len, wq_cap;
     uint64_t connects;
@@ -315,11 +318,16 @@ static void conn_close(thread_t *t, conn_t *c, int reset) {
     }
     c->state = C_FREE;
     c->fd = -1;
+    c->next_idle = t->free_slots;
+    t->free_slots = c;
 }
 
 static conn_t *conn_slot(thread_t *t) {
-    for (int k = 0; k < t->nconns; k++) /* reuse a free slot; the table stays as small as the peak */
-        if (t->conns[k]->state == C_FREE) return t->conns[k];
+    if (t->free_slots) { /* reuse a free slot; the table stays as small as the peak */
+        conn_t *c = t->free_slots;
+        t->free_slots = c->next_idle;
+        return c;
+    }
     if (t->nconns == t->conns_cap) {
         t->conns_cap = t->conns_cap ? 2 * t->conns_cap : 64;
         t->conns = realloc(t->conns, sizeof(conn_t *) * t->conns_cap);
@@ -372,7 +380,7 @@ static int conn_write(thread_t *t, conn_t *c) { /* 0: all written; 1: wait for E
 }
 
 static void set_events(thread_t *t, conn_t *c, uint32_t ev) {
-    struct epoll_event e = {.events = ev, .data.ptr = c};
+    struct epoll_event e = {.events = ev, .data.u64 = (uint64_t)c->slot << 32 | c->gen};
     epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &e);
 }
 
@@ -426,12 +434,13 @@ static int open_conn(thread_t *t, req_t r, uint64_t now) {
     t->connects++;
     conn_t *c = conn_slot(t);
     c->fd = fd;
+    c->gen++;
     c->requests = 0;
     c->req = r;
     c->woff = 0;
     parser_reset(c);
     t->open++;
-    struct epoll_event e = {.events = EPOLLOUT, .data.ptr = c};
+    struct epoll_event e = {.events = EPOLLOUT, .data.u64 = (uint64_t)c->slot << 32 | c->gen};
     if (connect(fd, (struct sockaddr *)&opt.addr, opt.addrlen) < 0 && errno != EINPROGRESS) {
         int err = errno;
         c->state = C_CONNECTING;
@@ -498,12 +507,12 @@ static void response_done(thread_t *t, conn_t *c, int extra_bytes, uint64_t now)
     record(t, &c->req, 0, c->status, now);
     c->requests++;
     if (c->close_after || extra_bytes || opt.new_connection) {
-        /* Let the server close first, so the TIME_WAIT state is the server's, not ours. */
+        /* Wait for the server's FIN before closing: the server closes first, so the TIME_WAIT
+         * state is its own, and new-connection mode does not run out of local ports. */
         t->open--;
         c->state = C_DRAINING;
         c->drain_until = now + DRAIN_NS;
         if (extra_bytes) conn_close(t, c, 1);
-        else shutdown(c->fd, SHUT_WR);
     } else {
         c->state = C_IDLE;
         c->next_idle = t->idle;
@@ -719,7 +728,7 @@ static void on_event(thread_t *t, conn_t *c, uint32_t ev, uint64_t now) {
             serve_waiting(t, now);
             return;
         }
-        if (c->state != C_READING) continue; /* a response before the request was written: ignore */
+        if (c->state == C_WRITING) c->close_after = 1; /* answered before the whole request left (413, say) */
         c->got_bytes = 1;
         size_t used;
         int rc = feed(c, buf, (size_t)n, &used);
@@ -764,6 +773,26 @@ static void arm(thread_t *t, uint64_t at) {
     t->armed = at;
 }
 
+#ifdef SYS_epoll_pwait2
+static volatile int have_pwait2 = 1;
+#endif
+
+/* Wait for events until `wake` (ns): epoll_pwait2's ns timeout where the kernel has it (5.11+),
+ * else the timerfd, since epoll_wait's ms timeout would make requests up to 1 ms late. */
+static int wait_events(thread_t *t, struct epoll_event *evs, int max, uint64_t wake, uint64_t now) {
+    if (wake <= now) return epoll_wait(t->ep, evs, max, 0);
+#ifdef SYS_epoll_pwait2
+    if (have_pwait2) {
+        struct timespec ts = {(time_t)((wake - now) / 1000000000ULL), (long)((wake - now) % 1000000000ULL)};
+        int n = (int)syscall(SYS_epoll_pwait2, t->ep, evs, max, &ts, NULL, 0);
+        if (n >= 0 || errno != ENOSYS) return n;
+        have_pwait2 = 0;
+    }
+#endif
+    arm(t, wake);
+    return epoll_wait(t->ep, evs, max, -1);
+}
+
 static void *run_thread(void *arg) {
     thread_t *t = arg;
     uint64_t total = sched_count(), i = (uint64_t)t->id, next_scan = start_ns;
@@ -804,17 +833,16 @@ static void *run_thread(void *arg) {
         uint64_t wake = next_scan;
         if (!done && next_due < wake) wake = next_due;
         if (burst > 256) wake = now;
-        if (wake > now) arm(t, wake);
-        int n = epoll_wait(t->ep, evs, 256, wake > now ? -1 : 0);
+        int n = wait_events(t, evs, 256, wake, now);
         now = now_ns();
         for (int k = 0; k < n; k++) {
-            if (evs[k].data.ptr == NULL) {
+            if (evs[k].data.u64 == TIMER_EVENT) {
                 uint64_t x;
                 if (read(t->tfd, &x, sizeof x) < 0) { /* spurious: nothing to do */ }
                 t->armed = 0;
             } else {
-                conn_t *c = evs[k].data.ptr;
-                if (c->state != C_FREE) on_event(t, c, evs[k].events, now);
+                conn_t *c = t->conns[evs[k].data.u64 >> 32];
+                if (c->state != C_FREE && c->gen == (uint32_t)evs[k].data.u64) on_event(t, c, evs[k].events, now);
             }
         }
     }
@@ -984,7 +1012,7 @@ int main(int argc, char **argv) {
         t->ep = epoll_create1(EPOLL_CLOEXEC);
         t->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
         if (t->ep < 0 || t->tfd < 0 || !t->sec) die("cannot set up an event loop: %s", strerror(errno));
-        struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
+        struct epoll_event e = {.events = EPOLLIN, .data.u64 = TIMER_EVENT};
         epoll_ctl(t->ep, EPOLL_CTL_ADD, t->tfd, &e);
         if (pthread_create(&pt[k], NULL, run_thread, t)) die("cannot start thread %d", k);
     }
