@@ -352,8 +352,10 @@ class Testbed:
         first VNF (options as :func:`testbed.loadgen.run_args`; chain ``i`` of
         the run uses seed ``seed + i``).  Returns a
         :class:`~testbed.loadgen.LoadResult` per chain, its ``summary`` with
-        ``vnf_counters``: what each VNF of the chain handled meanwhile.  A
-        running ``sampler`` (:meth:`sampler`) also samples each client.
+        ``vnf_counters``: what each VNF of the chain handled meanwhile, and
+        ``started_monotonic``: when the generators started (their second 0;
+        pass it to :meth:`Sampler.frame` to put telemetry on the same clock).
+        A running ``sampler`` (:meth:`sampler`) also samples each client.
         """
         selected = sorted(c for c in self.plan.clients if chains is None or c in chains)
         unknown = sorted(set(chains or ()) - set(self.plan.clients))
@@ -367,7 +369,7 @@ class Testbed:
         except LoadError as exc:
             raise TestbedError(str(exc)) from None
         before = self.counters()
-        procs = {}
+        procs, started = {}, time.monotonic()
         for chain_id, argv in argvs.items():
             node = self.nodes[self.plan.clients[chain_id]["name"]]
             procs[chain_id] = node.popen(argv)
@@ -386,6 +388,7 @@ class Testbed:
         after = self.counters()
         for chain_id, result in results.items():
             result.summary["vnf_counters"] = self._counter_deltas(before, after, chain_id)
+            result.summary["started_monotonic"] = started  # to put telemetry on the generators' clock
         return results
 
     def load(self, rate: float, duration: float = 5.0, concurrency: int = 64,

@@ -215,12 +215,16 @@ class Sampler:
     def __exit__(self, *exc):
         self.stop()
 
-    def frame(self) -> pd.DataFrame:
-        """Tidy samples: one row per (time, entity, metric); rates over the interval that ends at ``time_s``."""
+    def frame(self, t0: float | None = None) -> pd.DataFrame:
+        """Tidy samples: one row per (time, entity, metric); rates over the interval that ends at ``time_s``.
+
+        Times count from ``t0`` (a :func:`time.monotonic` reading; default: when sampling started).
+        """
+        t0 = self.t0 if t0 is None else t0
         rows, last = [], {}
         for now, i, cpu, mem, net in self._raw:
             s = self.sources[i]
-            t = now - self.t0
+            t = now - t0
             if mem is not None:
                 rows.append((t, s.kind, s.name, "memory_mib", mem / 2**20))
             prev = last.get(i)
