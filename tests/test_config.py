@@ -143,7 +143,7 @@ def test_outputs_go_under_results_and_jobs_do_not_chdir(compose):
 
 @pytest.mark.parametrize("launcher", ["joblib_local", "slurm", "submitit_local", "ray_local"])
 def test_launcher_configs_compose(compose, launcher):
-    plugin = {"joblib_local": "hydra_joblib_launcher", "ray_local": "hydra_ray_launcher"}.get(
+    plugin = {"joblib_local": "hydra_joblib_launcher", "ray_local": "sfcbench_ray_launcher"}.get(
         launcher, "hydra_submitit_launcher"
     )
     pytest.importorskip(f"hydra_plugins.{plugin}", reason=f"{plugin} is not installed")
@@ -152,6 +152,8 @@ def test_launcher_configs_compose(compose, launcher):
     assert hasattr(importlib.import_module(module), cls)
     if launcher == "joblib_local":
         assert cfg.n_jobs == 2
+    if launcher == "ray_local":  # a one-machine Ray of its own, not a cluster found on the machine
+        assert (cfg.address, cfg.num_cpus) == ("local", 2)
 
 
 # ------------------------------------------------------------------- bad values
