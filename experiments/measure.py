@@ -30,16 +30,16 @@ def not_measured() -> dict:
     return row
 
 
-def latency_model(substrate, chains, placement, host_kind: str, delay_mechanism: str):
+def latency_model(substrate, chains, placement, host_kind: str, delay_mechanism: str, vnf_impl=None):
     """The model a deployment's measured latency is compared with: ``(name, round trip by chain id)``.
 
     This machine's calibration (:func:`testbed.calibrate.cached`) when it has
-    one for the host kind and delay mechanism; else the nominal model
+    one for the host kind, delay mechanism and VNF implementations; else the nominal model
     (``model_rtt_ms``: catalogue processing delays, no endpoint overhead).
     """
     from testbed.calibrate import cached  # lazy, as above
 
-    calibration = cached(host_kind, delay_mechanism)
+    calibration = cached(host_kind, delay_mechanism, vnf_impl)
     by_id = {c.id: c for c in chains}
     if calibration is None:
         return ("nominal (no calibration on this machine: python -m testbed.calibrate)",
@@ -110,7 +110,8 @@ def deploy_and_measure(substrate, chains, rows, placement: Placement, testbed_cf
     ) as tb:
         measured = {m["chain_id"]: m for m in tb.measure(requests=testbed_cfg.requests)}
         info = dict(tb.info)
-    model, rtt = latency_model(substrate, deployed, placement, info["host_kind"], info["delay_mechanism"])
+    model, rtt = latency_model(substrate, deployed, placement, info["host_kind"], info["delay_mechanism"],
+                               dict(testbed_cfg.vnf_impl))
     out = []
     for row in rows:
         columns = _measured_columns(measured.get(row["chain_id"]), info)

@@ -30,6 +30,7 @@ from placement.errors import Infeasible
 from placement.model import DELAY, VNF, Chain, Embedding, Placement
 from placement.topologies import line
 from placement.workload import DEFAULT_CATALOGUE
+from testbed.vnfs.catalogue import CATALOGUE
 
 from .report.figures import styled
 from .results import atomic_write, parquet_safe, save_figure, save_results
@@ -54,11 +55,12 @@ def instance(params: dict):
              delay=float(params.get("link_delay", 0.0)))
     nodes = sorted(g.nodes)
     types = list(params.get("vnf_types", ["firewall", "ids"]))
-    unknown = [t for t in types if t not in DEFAULT_CATALOGUE]
+    unknown = [t for t in types if t not in CATALOGUE]
     if unknown:
-        raise SaturationError(f"study.vnf_types: unknown VNF type(s) {unknown}; known: {sorted(DEFAULT_CATALOGUE)}")
+        raise SaturationError(f"study.vnf_types: unknown VNF type(s) {unknown}; known: {sorted(CATALOGUE)}")
     cpu = float(params.get("vnf_cpu", 0.25))
-    vnfs = tuple(VNF(t, cpu, 256.0, proc_delay=DEFAULT_CATALOGUE[t].proc_delay) for t in types)
+    nominal = {t: DEFAULT_CATALOGUE[t].proc_delay if t in DEFAULT_CATALOGUE else 0.1 for t in types}
+    vnfs = tuple(VNF(t, cpu, 256.0, proc_delay=nominal[t]) for t in types)
     chains = [Chain(f"c{i}", vnfs, nodes[0], nodes[-1], bw=1.0) for i in range(int(params.get("chains", 2)))]
     return g, chains
 
@@ -239,16 +241,19 @@ def plot_knee(steps: pd.DataFrame, knees: dict, path_stem: Path) -> None:
 # -- the study ---------------------------------------------------------------------------
 
 
-def _calibration(cfg, catalogue, log_fn):
-    """This machine's calibration for the testbed configured, measured first if there is none."""
+def _calibration(cfg, catalogue, vnf_impl, log_fn):
+    """This machine's calibration for the testbed and the VNF software configured, measured first if
+    there is none."""
     from testbed.calibrate import cached, calibrate
     from testbed.images import ImageNames
     from testbed.system import delay_mechanism
 
-    found = cached(cfg.testbed.kind, delay_mechanism(cfg.testbed.delay))
-    if found is not None and set(catalogue) <= set(found.proc_delay):
+    found = cached(cfg.testbed.kind, delay_mechanism(cfg.testbed.delay), vnf_impl, types=catalogue)
+    if found is not None:
         return found
-    return calibrate(catalogue, host_kind=cfg.testbed.kind, images=ImageNames(**cfg.testbed.images), log=log_fn)
+    log_fn("no calibration of %s on this machine yet: calibrating first" % ", ".join(sorted(catalogue)))
+    return calibrate(catalogue, host_kind=cfg.testbed.kind, images=ImageNames(**cfg.testbed.images),
+                     vnf_impl=vnf_impl, log=log_fn)
 
 
 def run_saturation(cfg) -> pd.DataFrame:
@@ -268,10 +273,10 @@ def run_saturation(cfg) -> pd.DataFrame:
     profile = step_profile(rates, step_s)  # ProfileError (a ValueError) for an impossible staircase
     g, chains = instance(params)
     plans = placements(g, chains, dict(params.get("placements", {})), seed=cfg.seed)
-    catalogue = {v.type: DEFAULT_CATALOGUE[v.type] for v in chains[0].vnfs}
-    calibration = _calibration(cfg, catalogue, log.info)
+    catalogue = {v.type: v for v in chains[0].vnfs}
+    vnf_impl = {t: i for t, i in dict(cfg.testbed.get("vnf_impl") or {}).items() if t in catalogue}
+    calibration = _calibration(cfg, catalogue, vnf_impl, log.info)
     windows = step_windows(rates, step_s, settle_s)
-    vnf_impl = dict(cfg.testbed.get("vnf_impl") or {})
     all_steps, all_latency, all_telemetry = [], [], []
     for name, placement in plans.items():
         log.info("placement %s: %s", name, {c: e.servers for c, e in placement.embeddings.items()})
@@ -302,7 +307,8 @@ def run_saturation(cfg) -> pd.DataFrame:
         all_telemetry.append(telemetry.assign(placement=name, run_id=run_id))
         log.info("placement %s: saturates at %s requests/s per chain (knee %s)", name, saturation, knee_rate)
     df = pd.concat(all_steps, ignore_index=True)
-    df["vnf_impl"] = ",".join(f"{k}={v}" for k, v in sorted(vnf_impl.items())) or "light"
+    df["vnf_impl"] = ",".join(f"{k}={v}" for k, v in sorted(vnf_impl.items()) if v != "light") or "light"
+    df["cpu_ms_per_request"] = df.chain_id.map(lambda _: json.dumps(calibration.cpu_ms_per_request))
     df["delay_mechanism"] = calibration.delay_mechanism
     latency = pd.concat(all_latency, ignore_index=True)
     telemetry = pd.concat(all_telemetry, ignore_index=True)

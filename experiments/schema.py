@@ -460,11 +460,31 @@ def build_instance(cfg):
         substrate = build(cfg.topology)
     except Exception as e:
         raise ConfigError([f"topology ({cfg.topology._target_}) rejects its parameters: {_cause(e)}"]) from None
+    extra = {}
+    if cfg.workload.get("request_rate") is not None and cfg.workload.get("cpu_per_request") is None:
+        extra["cpu_per_request"] = _calibrated_costs(cfg)
     try:
-        chains = build(cfg.workload, substrate=substrate)
+        chains = build(cfg.workload, substrate=substrate, **extra)
     except Exception as e:
         raise ConfigError([f"workload ({cfg.workload._target_}) rejects its parameters: {_cause(e)}"]) from None
     return substrate, chains
+
+
+def _calibrated_costs(cfg) -> dict[str, float]:
+    """CPU ms per request by VNF type, from this machine's calibration for the configured testbed."""
+    from testbed.calibrate import cached, cache_path
+    from testbed.system import delay_mechanism
+
+    kind = cfg.testbed.kind if cfg.testbed.kind != "none" else "dind"
+    impls = dict(cfg.testbed.get("vnf_impl") or {})
+    mechanism = delay_mechanism(cfg.testbed.get("delay") or "auto")
+    calibration = cached(kind, mechanism, impls)
+    if calibration is None or not calibration.cpu_ms_per_request:
+        raise ConfigError([f"workload.request_rate needs each VNF type's CPU cost per request, and this machine "
+                           f"has no calibration at {cache_path(kind, mechanism, impls)}: run `python -m "
+                           f"testbed.calibrate --host-kind {kind}` (with --impl TYPE=IMPL for real software), or "
+                           "give workload.cpu_per_request={firewall: 0.4, ...} (ms of CPU per request)"])
+    return dict(calibration.cpu_ms_per_request)
 
 
 register_schema()  # on import, once every helper above is defined

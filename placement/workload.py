@@ -19,6 +19,7 @@ from .substrate import node_sort_key, servers
 __all__ = [
     "DEFAULT_CATALOGUE",
     "generate_chains",
+    "rated_catalogue",
     "validate_chain",
     "chains_to_json",
     "chains_from_json",
@@ -84,6 +85,8 @@ def generate_chains(
     endpoints="servers",
     arrival_rate=None,
     mean_lifetime=None,
+    request_rate=None,
+    cpu_per_request=None,
     seed=None,
 ) -> list[Chain]:
     """Draw ``n`` random chains ``"c0"``, ``"c1"``, ... over ``substrate``.
@@ -96,6 +99,10 @@ def generate_chains(
     all nodes (``"any"``) when at least two exist.  With ``arrival_rate``
     chains arrive as a Poisson process of that rate (else all at time 0);
     with ``mean_lifetime`` they live exponentially long (else forever).
+    With ``request_rate`` (requests/s each chain carries) every VNF reserves
+    the CPU that rate costs: ``request_rate * cpu_per_request[type] / 1000``
+    cores, ``cpu_per_request`` being ms of CPU per request by VNF type, as
+    :mod:`testbed.calibrate` measures them.
     Every random draw is made whatever the options, so changing only the
     timing options keeps the same chains.  The catalogue is checked against
     the substrate first (every type fits some server), so each chain passes
@@ -120,6 +127,8 @@ def generate_chains(
     _rate("mean_lifetime", mean_lifetime)
     if not catalogue:
         raise ChainError("catalogue is empty: give at least one VNF type")
+    if request_rate is not None:
+        catalogue = rated_catalogue(catalogue, request_rate, cpu_per_request)
     if endpoints == "servers":
         candidates = servers(substrate)
     elif endpoints == "any":
@@ -154,6 +163,27 @@ def generate_chains(
         )
         chains.append(chain)
     return chains
+
+
+def rated_catalogue(catalogue, request_rate, cpu_per_request) -> dict:
+    """``catalogue`` with each type's CPU demand set to what ``request_rate`` requests/s cost it.
+
+    >>> rated_catalogue(DEFAULT_CATALOGUE, 200, {t: 0.5 for t in DEFAULT_CATALOGUE})["ids"].cpu
+    0.1
+    """
+    import dataclasses
+
+    if number_fault(request_rate, positive=True) is not None:
+        raise ChainError(f"request_rate must be a number of requests/s > 0, got {request_rate!r}")
+    missing = sorted(set(catalogue) - set(cpu_per_request or {}))
+    if missing:
+        raise ChainError(f"request_rate needs the CPU cost per request of every VNF type; missing: "
+                         f"{', '.join(missing)} (measure them: python -m testbed.calibrate; or give cpu_per_request)")
+    for t, ms in cpu_per_request.items():
+        if number_fault(ms, positive=True) is not None:
+            raise ChainError(f"cpu_per_request[{t!r}] must be ms of CPU > 0, got {ms!r}")
+    return {t: dataclasses.replace(v, cpu=request_rate * float(cpu_per_request[t]) / 1000.0)
+            for t, v in catalogue.items()}
 
 
 def _demand_problem(owner, name, value, *, positive=False, allow_inf=False, unit=""):

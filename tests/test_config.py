@@ -247,3 +247,32 @@ def test_sweep_size_counts_jobs_of_configured_and_command_line_sweeps():
                    "overrides": {"task": ["seed=0,1,2,3", "mode=batch"]}}}
     )
     assert sweep_size(cfg) == 12
+
+
+def test_a_stated_request_rate_reserves_rate_times_cost(compose):
+    costs = {"firewall": 0.5, "ids": 2.0, "forwarder": 0.1, "nat": 0.1, "load_balancer": 0.3}
+    cfg = compose("+workload.request_rate=200", f"+workload.cpu_per_request={costs}".replace("'", ""))
+    check_config(cfg)
+    _, chains = build_instance(cfg)
+    cpu = {v.type: v.cpu for c in chains for v in c.vnfs}
+    assert cpu and all(cpu[t] == pytest.approx(200 * costs[t] / 1000) for t in cpu), cpu
+
+
+def test_a_request_rate_without_a_calibration_says_how_to_get_one(compose, tmp_path, monkeypatch):
+    monkeypatch.setenv("SFCBENCH_CALIBRATION_DIR", str(tmp_path))
+    cfg = compose("+workload.request_rate=200")
+    with pytest.raises(ConfigError, match=r"request_rate needs each VNF type's CPU cost .*python -m testbed.calibrate"):
+        build_instance(cfg)
+
+
+def test_a_request_rate_takes_the_costs_from_this_machines_calibration(compose, tmp_path, monkeypatch):
+    from testbed.calibrate import Calibration, machine_id, save_cached
+    from testbed.system import delay_mechanism
+
+    monkeypatch.setenv("SFCBENCH_CALIBRATION_DIR", str(tmp_path))
+    costs = {"firewall": 0.5, "ids": 2.0, "forwarder": 0.1, "nat": 0.1, "load_balancer": 0.3}
+    save_cached(Calibration({}, 1.0, host_kind="dind", delay_mechanism=delay_mechanism("auto"),
+                            machine=machine_id(), cpu_ms_per_request=costs))
+    _, chains = build_instance(compose("+workload.request_rate=100"))
+    ids = [v.cpu for c in chains for v in c.vnfs if v.type == "ids"]
+    assert ids and ids == pytest.approx([0.2] * len(ids))

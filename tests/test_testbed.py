@@ -166,6 +166,9 @@ def test_calibration_measures_each_vnf_type():
     assert all(0.0 < ms < 50.0 for ms in result.proc_delay.values()), result
     assert 0.0 < result.endpoint_ms < 50.0
     assert calibrated_catalogue(catalogue, result.proc_delay)["ids"].proc_delay == result.proc_delay["ids"]
+    # CPU per request of a Python relay: well above nothing, well below a millisecond's tens.
+    assert set(result.cpu_ms_per_request) == {"firewall", "ids"}
+    assert all(0.02 < ms < 20.0 for ms in result.cpu_ms_per_request.values()), result
 
 
 def test_rated_load_loses_nothing_and_counters_add_up():
