@@ -2,7 +2,9 @@
 
 Prints median seconds over --repeat runs for
 - N Docker hosts on one router, up and each answering a ping (N = 5, 10, 20);
-- S DinD servers with V = 2S VNFs (two per server, one chain each), up and answering.
+- S DinD servers with V = 2S VNFs (two per server, one chain each), up and answering;
+- the same with real VNF software (--real S ...: HAProxy, nginx+ModSecurity, Varnish, nftables, nDPI in turn);
+- a large Waxman substrate (--large N): bring-up, teardown and memory per server.
 Needs root and Docker; run ``make setup`` first.  Run alone: only one testbed at a time.
 """
 
@@ -54,16 +56,26 @@ def docker_hosts(n: int, image: str) -> tuple[float, float]:
     return up, time.monotonic() - t1
 
 
-def dind_servers(s: int) -> tuple[float, float]:
-    """``s`` DinD servers, each hosting a two-VNF chain, up and answering; then torn down."""
+REAL = [("load_balancer", "haproxy"), ("waf", "nginx-modsecurity"), ("cache", "varnish"),
+        ("firewall", "nftables"), ("monitor", "ndpi")]
+
+
+def dind_servers(s: int, real: bool = False) -> tuple[float, float]:
+    """``s`` DinD servers, each hosting a two-VNF chain, up and answering; then torn down.
+
+    ``real``: the VNFs are real software, the five kinds in turn (HAProxy, nginx+ModSecurity, Varnish,
+    nftables, nDPI), instead of light forwarders.
+    """
     g = star(s, cpu=2, mem=1024, bw=1000, delay=0.0)
     servers = sorted(n for n, d in g.nodes(data=True) if d["kind"] == "server")
     chains, embeddings = [], {}
     for i, srv in enumerate(servers):
-        c = Chain(f"c{i}", (VNF("forwarder", 0.1, 64), VNF("forwarder", 0.1, 64)), srv, srv)
+        types = [REAL[(2 * i + k) % len(REAL)][0] for k in range(2)] if real else ["forwarder", "forwarder"]
+        c = Chain(f"c{i}", tuple(VNF(t, 0.1, 128) for t in types), srv, srv)
         chains.append(c)
         embeddings[c.id] = Embedding(c.id, (srv, srv), ((srv,), (srv,), (srv,)))
-    tb = Testbed(g, chains, Placement(embeddings), host_kind="dind", log=lambda *_: None)
+    tb = Testbed(g, chains, Placement(embeddings), host_kind="dind", log=lambda *_: None,
+                 vnf_impl=dict(REAL) if real else None)
     with tb:
         up = tb.info["bring_up_s"]
         assert all(r["status"] == 200 for c in chains for r in tb.request(c.id, 1))
@@ -109,7 +121,9 @@ def large_substrate(n: int, seed: int = 0) -> tuple[float, float, float, float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 20])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[5, 10, 20])
+    parser.add_argument("--real", type=int, nargs="*", default=[20],
+                        help="DinD server counts to run with 2 real VNFs each (none: skip)")
     parser.add_argument("--large", type=int, default=100,
                         help="servers of the large Waxman run (2 light VNFs each; 0 skips it)")
     args = parser.parse_args()
@@ -125,6 +139,10 @@ def main() -> None:
     for s in args.sizes:
         runs = [dind_servers(s) for _ in range(args.repeat)]
         print(f"{f'{s} DinD servers, {2 * s} VNFs':<32}{statistics.median(r[0] for r in runs):>10.2f}"
+              f"{statistics.median(r[1] for r in runs):>14.2f}", flush=True)
+    for s in args.real:
+        runs = [dind_servers(s, real=True) for _ in range(args.repeat)]
+        print(f"{f'{s} DinD servers, {2 * s} real VNFs':<32}{statistics.median(r[0] for r in runs):>10.2f}"
               f"{statistics.median(r[1] for r in runs):>14.2f}", flush=True)
     if args.large:
         runs = [large_substrate(args.large, seed=r) for r in range(args.repeat)]

@@ -9,7 +9,7 @@ the step, its first ``settle_s`` left out), errors, the CPU of each VNF, and
 the model's round trip (calibrated, load-free) with its error at that load.
 The *knee* of a placement is its first step where the chains are no longer
 served: achieved below 95% of offered, more than 1% errors, or p99 above
-``knee_factor`` times the lowest step's.  Its *saturation rate* is the step
+``knee_factor`` times the lowest step's (or than ``knee_factor`` x 2 ms).  Its *saturation rate* is the step
 before.  ``python -m experiments.run experiment=saturation`` writes
 ``results.parquet`` (one row per placement, step and chain),
 ``telemetry.parquet``, ``latency.parquet`` (per second and chain) and three
@@ -149,21 +149,29 @@ def step_table(seconds: pd.DataFrame, windows) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def knee(steps: pd.DataFrame, knee_factor: float = 5.0) -> tuple[float | None, float | None]:
-    """(saturation rate, knee rate) per chain of one placement's steps: the last rate served and the first not.
+P99_FLOOR_MS = 2.0
+"""A lowest-load p99 below this counts as this: sub-millisecond tails jitter by milliseconds on a busy
+machine without any queue building up."""
 
-    A step is served when every chain gets >= 95% of its offered rate, at
-    most 1% errors, and a p99 within ``knee_factor`` times its lowest step's.
-    """
-    by_step = steps.sort_values("step").groupby("step")
+
+def served(offered_rps, achieved_rps, error_share, p99_ms, base_p99_ms, knee_factor: float = 5.0) -> bool:
+    """Whether a load step was served: >= 95% of the offered rate, at most 1% errors, and a p99 within
+    ``knee_factor`` times the lowest load's (at least :data:`P99_FLOOR_MS`; works on columns too)."""
+    limit = knee_factor * np.maximum(base_p99_ms, P99_FLOOR_MS)
+    return (achieved_rps >= 0.95 * offered_rps) & (error_share <= 0.01) & (p99_ms <= limit)
+
+
+def knee(steps: pd.DataFrame, knee_factor: float = 5.0) -> tuple[float | None, float | None]:
+    """(saturation rate, knee rate) per chain of one placement's steps: the last rate :func:`served` for
+    every chain, and the first that is not."""
     base = steps[steps.step == steps.step.min()].set_index("chain_id")["p99_ms"]
     served_rate = None
-    for _, rows in by_step:
+    for _, rows in steps.sort_values("step").groupby("step"):
         rows = rows.set_index("chain_id")
-        served = ((rows.achieved_rps >= 0.95 * rows.offered_rps) & (rows.error_share <= 0.01)
-                  & (rows.p99_ms <= knee_factor * base.reindex(rows.index))).all()
+        ok = served(rows.offered_rps, rows.achieved_rps, rows.error_share, rows.p99_ms, base.reindex(rows.index),
+                    knee_factor).all()
         rate = float(rows.offered_rps.iloc[0])
-        if not served:
+        if not ok:
             return served_rate, rate
         served_rate = rate
     return served_rate, None

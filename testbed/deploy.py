@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import sys
 import time
 from urllib.parse import urlsplit
@@ -51,6 +52,21 @@ def preflight(host_kind: str) -> None:
         docker_client(timeout=30)
 
 
+SINKS = ("light", "nginx")
+NGINX_SINK = """daemon off; worker_processes 1; pid {dir}/{name}-nginx.pid; error_log {dir}/{name}-nginx.err;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
+  client_body_temp_path {dir}/{name}-body; proxy_temp_path {dir}/{name}-proxy;
+  fastcgi_temp_path {dir}/{name}-fcgi; uwsgi_temp_path {dir}/{name}-uwsgi; scgi_temp_path {dir}/{name}-scgi;
+  map $http_x_sfc_trace $sfc_trace {{ "" "{name}"; default "$http_x_sfc_trace,{name}"; }}
+  server {{ listen {listen}; location / {{ add_header X-SFC-Trace $sfc_trace always; return 200 "{name} ok\\n"; }} }}
+}}
+"""
+"""A chain's egress as Debian's nginx: the trace and body of ``vnf.py``'s sink, at tens of thousands of
+requests/s, so that the egress is never what saturates a chain under load."""
+
+
 class Testbed:
     """A placement realised on Mininet, from bring-up to teardown.
 
@@ -74,16 +90,24 @@ class Testbed:
         ``{"waf": "nginx-modsecurity", "load_balancer": "haproxy"}``; types
         not named run ``light`` (``vnf.py``).  Real software runs in DinD
         servers only.
+    sink : {"light", "nginx"}
+        What answers at each chain's egress: ``vnf.py``'s sink, or Debian's
+        nginx (for load beyond a few thousand requests/s).
     """
 
     __test__ = False  # not a pytest test class
 
     def __init__(self, substrate, chains, placement, *, host_kind="dind", images=ImageNames(),
-                 delay="auto", protocol="http", vnf_impl=None, log=print):
+                 delay="auto", protocol="http", vnf_impl=None, sink="light", log=print):
         if host_kind not in HOST_KINDS:
             raise TestbedError(f"host_kind {host_kind!r} unknown: use one of {', '.join(HOST_KINDS)}")
         if protocol not in PROTOCOLS:
             raise TestbedError(f"protocol {protocol!r} unknown: use one of {', '.join(PROTOCOLS)}")
+        if sink not in SINKS:
+            raise TestbedError(f"sink {sink!r} unknown: use one of {', '.join(SINKS)}")
+        if sink == "nginx" and protocol == "http" and not shutil.which("nginx"):
+            raise TestbedError("sink='nginx' needs Debian's nginx on this machine: run `make setup`")
+        self.sink = sink
         self.plan = build_plan(substrate, chains, placement)
         self.host_kind, self.images, self.delay, self.protocol, self.log = host_kind, images, delay, protocol, log
         self.impls = self._implementations(dict(vnf_impl or {}))
@@ -237,6 +261,10 @@ class Testbed:
             node, ip, port = self.nodes[sink["name"]], sink["ip"], sink["port"]
             if self.protocol == "tcp":
                 node.cmd(f"{' '.join(UNPRIVILEGED)} iperf3 -s -B {ip} -p {port} > /dev/null 2>&1 &")
+            elif self.sink == "nginx":
+                conf = self.run.tmpdir / f"{sink['name']}-nginx.conf"
+                conf.write_text(NGINX_SINK.format(dir=self.run.tmpdir, name=sink["name"], listen=f"{ip}:{port}"))
+                node.cmd(f"nginx -c {conf} > {self.run.tmpdir}/{sink['name']}.log 2>&1 &")
             else:
                 node.cmd(f"{' '.join(UNPRIVILEGED)} {sys.executable} -u {VNF_DIR}/vnf.py --role sink "
                          f"--name {sink['name']} --listen {ip}:{port} > /dev/null 2>&1 &")
