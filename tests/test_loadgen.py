@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from testbed import loadgen as lg
@@ -29,6 +30,8 @@ def test_constant_ramp_and_steps_rates():
     s = lg.steps([100, 300, 50], 2)
     assert [s.rate_at(t) for t in (1, 3, 5)] == [100, 300, 50] and s.expected(0, 6) == pytest.approx(900)
     assert lg.ramp([(2, 0)], start=100).expected(0, 2) == pytest.approx(100)  # a ramp down to zero
+    numpy_rates = lg.steps(np.array([100, 200]), np.float64(1.5))  # numpy numbers are numbers too
+    assert numpy_rates.args() == ["--stage", "1.5:100.0:100.0", "--stage", "1.5:200.0:200.0"]
 
 
 @pytest.mark.parametrize("make, message", [
@@ -38,6 +41,8 @@ def test_constant_ramp_and_steps_rates():
     (lambda: lg.steps([100], -2), "duration -2"),
     (lambda: lg.ramp([]), "no stages"),
     (lambda: lg.ramp([(10,)]), "must be a pair"),
+    (lambda: lg.Profile([(10, 5)]), "must each be"),
+    (lambda: lg.constant("100", 5), "rate '100'"),
     (lambda: lg.constant(0, 10), "no request"),
     (lambda: lg.constant(1e7, 1000), r"more than 1e\+09"),
     (lambda: lg.constant(1, 1e6), "more than 86400"),

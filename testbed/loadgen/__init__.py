@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
 import shutil
 import subprocess
@@ -66,15 +67,19 @@ class Profile:
     stages: tuple[Stage, ...]
 
     def __post_init__(self):
-        stages = tuple(s if isinstance(s, Stage) else Stage(*s) for s in self.stages)
+        try:
+            stages = tuple(s if isinstance(s, Stage) else Stage(*s) for s in self.stages)
+        except TypeError:
+            raise ProfileError(f"load profile stages {self.stages!r} must each be (duration s, start rate, end rate)") \
+                from None
         object.__setattr__(self, "stages", stages)
         if not stages:
             raise ProfileError("load profile has no stages: give at least one (duration, start rate, end rate)")
         for k, s in enumerate(stages):
-            if not (isinstance(s.duration, (int, float)) and math.isfinite(s.duration) and s.duration > 0):
+            if not (isinstance(s.duration, numbers.Real) and math.isfinite(s.duration) and s.duration > 0):
                 raise ProfileError(f"stage {k}: duration {s.duration!r} s must be a positive number")
             for rate in (s.start, s.end):
-                if not (isinstance(rate, (int, float)) and math.isfinite(rate) and 0 <= rate <= MAX_RATE):
+                if not (isinstance(rate, numbers.Real) and math.isfinite(rate) and 0 <= rate <= MAX_RATE):
                     raise ProfileError(f"stage {k}: rate {rate!r} must be a number of requests/s in [0, {MAX_RATE:g}]")
         if self.duration > MAX_DURATION:
             raise ProfileError(f"load profile lasts {self.duration:g} s, more than {MAX_DURATION:g} s")
@@ -110,7 +115,7 @@ class Profile:
 
     def args(self) -> list[str]:
         """The profile as sfcload's ``--stage`` options."""
-        return [a for s in self.stages for a in ("--stage", f"{s.duration!r}:{s.start!r}:{s.end!r}")]
+        return [a for s in self.stages for a in ("--stage", f"{float(s.duration)!r}:{float(s.start)!r}:{float(s.end)!r}")]
 
 
 def _rate_in(s: Stage, start: float, t: float) -> float:
