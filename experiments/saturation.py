@@ -32,7 +32,7 @@ from placement.topologies import line
 from placement.workload import DEFAULT_CATALOGUE
 from testbed.vnfs.catalogue import CATALOGUE
 
-from .report.figures import styled
+from .report.figures import plot_saturation, styled
 from .results import atomic_write, parquet_safe, save_figure, save_results
 
 log = logging.getLogger(__name__)
@@ -220,32 +220,6 @@ def plot_over_time(latency: pd.DataFrame, telemetry: pd.DataFrame, path_stem: Pa
     save_figure(fig, path_stem)
 
 
-@styled
-def plot_knee(steps: pd.DataFrame, knees: dict, path_stem: Path) -> None:
-    """Latency (p50, p99: worst chain) against offered load per placement, with the knee and the model marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for name, rows in steps.groupby("placement", sort=False):
-        worst = rows.groupby("offered_rps").agg(p50=("p50_ms", "max"), p99=("p99_ms", "max"),
-                                                model=("model_rtt_ms", "max"))
-        line_, = ax.plot(worst.index, worst.p50, marker="o", label=f"{name} p50")
-        ax.plot(worst.index, worst.p99, marker="^", ls=":", color=line_.get_color(), label=f"{name} p99")
-        ax.axhline(worst.model.iloc[0], color=line_.get_color(), ls="--", lw=0.8, label=f"{name} model")
-        knee_rate = knees.get(name, (None, None))[1]
-        if knee_rate is not None:
-            ax.axvline(knee_rate, color=line_.get_color(), lw=1.5, alpha=0.6)
-            ax.annotate(f"knee {knee_rate:g}/s", (knee_rate, worst.p50.min()), rotation=90, fontsize="small",
-                        xytext=(3, 0), textcoords="offset points", color=line_.get_color())
-    ax.set(xlabel="offered load per chain (requests/s)", ylabel="latency (ms, worst chain)", yscale="log",
-           title="Latency against offered load")
-    ax.legend(fontsize="small")
-    save_figure(fig, path_stem)
-
-
 # -- the study ---------------------------------------------------------------------------
 
 
@@ -324,9 +298,8 @@ def run_saturation(cfg) -> pd.DataFrame:
     atomic_write(run_dir / TELEMETRY_FILE, lambda p: telemetry.to_parquet(p, index=False))
     atomic_write(run_dir / LATENCY_FILE, lambda p: parquet_safe(latency).to_parquet(p, index=False))
     save_results(run_dir, df)
-    knees = {n: (r.saturation_rps.iloc[0], r.knee_rps.iloc[0]) for n, r in df.groupby("placement", sort=False)}
     plot_over_time(latency, telemetry, run_dir / "load_over_time")
-    plot_knee(df, knees, run_dir / "latency_vs_load")
+    save_figure(plot_saturation(df), run_dir / "latency_vs_load")
     log.info("saturation (per chain, requests/s):\n%s", summary(df).to_string(index=False))
     return df
 

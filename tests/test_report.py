@@ -45,9 +45,10 @@ def results(tmp_path_factory):
         for seed in (0, 1):
             run("mode=online", "workload=online", "workload.n=30", f"algo={algo}", f"seed={seed}",
                 results_dir=root / "online" / f"{algo}-{seed}")
-    for study in ("fidelity", "isolation"):
+    for study in ("fidelity", "isolation", "saturation"):
         (root / "studies" / study).mkdir(parents=True)
     save_results(root / "studies" / "fidelity", fidelity_rows())
+    save_results(root / "studies" / "saturation", saturation_rows())
     save_results(root / "studies" / "isolation", pd.DataFrame(
         {"mode": ["process"] * 2 + ["docker"] * 2, "pattern": ["0,1,2,3"] * 2 + ["0,0,1,1"] * 2,
          "request": [0, 1, 0, 1], "server": ["A", "B", "A", "B"], "answer": [0, 1, 0, 0]}))
@@ -63,6 +64,20 @@ def fidelity_rows() -> pd.DataFrame:
         "hops": [3, 3, 9], "link_rtt_ms": model - 1, "proc_ms": 0.5, "endpoint_ms": 0.5, "model_rtt_ms": model,
         "measured_p50_ms": model * 1.03, "measured_p95_ms": model * 1.2, "errors": 0, "trace_ok": True,
         "delay_mechanism": "relay", "abs_error_ms": model * 0.03, "rel_error": 0.03})
+
+
+def saturation_rows() -> pd.DataFrame:
+    """Rows in the schema ``experiments.saturation.run_saturation`` writes (values made up, not measured)."""
+    rates = [50.0, 100.0, 200.0]
+    rows = []
+    for placement, knee, p50s in (("co-located", 200.0, [2.0, 3.0, 900.0]), ("spread", None, [2.0, 2.2, 2.5])):
+        for step, (rate, p50) in enumerate(zip(rates, p50s)):
+            for chain in ("c0", "c1"):
+                rows.append({"chain_id": chain, "step": step, "offered_rps": rate, "achieved_rps": rate,
+                             "error_share": 0.0, "p50_ms": p50, "p90_ms": p50 * 2, "p99_ms": p50 * 3,
+                             "model_rtt_ms": 1.5, "model_error": (p50 - 1.5) / 1.5, "placement": placement,
+                             "saturation_rps": 100.0 if knee else 200.0, "knee_rps": knee, "servers": "srv1,srv1"})
+    return pd.DataFrame(rows)
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +111,11 @@ def test_load_merges_every_kind_of_run(everything):
     assert everything.results["run_id"].nunique() == 8
     assert len(everything.results) == 2 * (3 + 6) + 4 * 30
     assert not everything.results.duplicated(["run_id", "algorithm", "chain_id", "repetition"]).any()
-    assert set(everything.studies) == {"fidelity", "isolation"}
+    assert set(everything.studies) == {"fidelity", "isolation", "saturation"}
     assert len(everything.studies["fidelity"]) == 3 and len(everything.studies["isolation"]) == 4
+    assert len(everything.studies["saturation"]) == 12
     assert sorted(everything.runs["kind"].value_counts().items()) == [("fidelity", 1), ("isolation", 1),
-                                                                        ("placement", 8)]
+                                                                        ("placement", 8), ("saturation", 1)]
     assert set(everything.timeline["run_id"]) == set(everything.results.query("mode == 'online'")["run_id"])
 
 
@@ -325,7 +341,7 @@ def test_report_cli_writes_tables_figures_and_one_page(results, tmp_path, capsys
     names = {p.name for p in out.iterdir()}
     assert {"merged.parquet", "summary.csv", "report.html"} <= names
     for name in ("acceptance", "revenue", "model_latency", "solve_time", "over_time", "latency_cdf", "placement",
-                 "model_vs_measured"):
+                 "model_vs_measured", "saturation"):
         assert {f"{name}.png", f"{name}.svg"} <= names, name
     assert "measured_latency.png" not in names  # placement-only runs measured nothing
     assert len(pd.read_parquet(out / "merged.parquet")) == 138
@@ -333,6 +349,7 @@ def test_report_cli_writes_tables_figures_and_one_page(results, tmp_path, capsys
     page = (out / "report.html").read_text()
     assert script_sources(page) == []  # self-contained: opens offline
     assert "Summary per algorithm" in page and "Study: fidelity" in page and "Study: isolation" in page
+    assert "Study: saturation" in page
     assert page.count("<img alt=") == sum(n.endswith(".png") for n in names)
     assert f"href='{os.path.relpath(results / 'online' / 'greedy-0', out)}/'" in page  # links relative to the page
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report")]  # no staging left

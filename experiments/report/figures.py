@@ -46,6 +46,7 @@ __all__ = [
     "plot_latency_cdf",
     "plot_placement",
     "plot_model_vs_measured",
+    "plot_saturation",
     "FIGURES",
 ]
 
@@ -461,6 +462,35 @@ def _placement_of(sweep, run_id=None, top: int = 5, chain=None):
     return plot_placement(sweep.results, substrate, chains, run_id=run_id, top=top, chain=chain)
 
 
+def plot_saturation(steps: pd.DataFrame) -> Figure | None:
+    """Latency (p50, p99: worst chain) against offered load per placement of ``experiment=saturation`` runs,
+    with each placement's knee and load-free model marked; None without such rows."""
+    if steps is None or not len(steps):
+        return None
+    runs = steps["run_id"].nunique() if "run_id" in steps else 1
+    label = (lambda k: f"{k[0]}: {k[1]}") if runs > 1 else (lambda k: str(k[1]))
+    keys = ["run_id", "placement"] if "run_id" in steps else ["placement"]
+    with matplotlib.style.context(STYLE):
+        fig = Figure(figsize=(7, 4.4), layout="constrained")
+        ax = fig.subplots()
+        for key, rows in steps.groupby(keys, sort=False):
+            key = key if isinstance(key, tuple) and len(key) == 2 else (None, key[0] if isinstance(key, tuple) else key)
+            worst = rows.groupby("offered_rps").agg(p50=("p50_ms", "max"), p99=("p99_ms", "max"),
+                                                    model=("model_rtt_ms", "max"))
+            line, = ax.plot(worst.index, worst.p50, marker="o", label=f"{label(key)} p50")
+            ax.plot(worst.index, worst.p99, marker="^", ls=":", color=line.get_color(), label=f"{label(key)} p99")
+            ax.axhline(worst.model.iloc[0], color=line.get_color(), ls="--", lw=0.8, label=f"{label(key)} model")
+            knee = rows["knee_rps"].iloc[0]
+            if knee == knee and knee is not None:
+                ax.axvline(knee, color=line.get_color(), lw=1.5, alpha=0.6)
+                ax.annotate(f"knee {knee:g}/s", (knee, worst.p50.min()), rotation=90, fontsize="small",
+                            xytext=(3, 0), textcoords="offset points", color=line.get_color())
+        ax.set(xlabel="offered load per chain (requests/s)", ylabel="latency (ms), worst chain", yscale="log",
+               title="Latency against offered load")
+        ax.legend(fontsize="small")
+    return fig
+
+
 FIGURES = {
     "acceptance": lambda s: plot_metric(s.results, "acceptance") if len(s.results) else None,
     "revenue": lambda s: plot_metric(s.results, "revenue") if len(s.results) else None,
@@ -472,5 +502,6 @@ FIGURES = {
     "latency_cdf": lambda s: plot_latency_cdf(s.results) if len(s.results) else None,
     "placement": _placement_of,
     "model_vs_measured": lambda s: plot_model_vs_measured(s.results, s.studies),
+    "saturation": lambda s: plot_saturation(s.studies.get("saturation")),
 }
 """File stem -> figure function of a :class:`~experiments.report.load.Sweep` (None: no data for it)."""

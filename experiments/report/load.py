@@ -2,7 +2,7 @@
 
 A folder may mix placement runs (``python -m experiments.run``), online runs
 (which also hold ``timeline.parquet``) and study runs
-(``experiment=fidelity``, ``experiment=isolation``), whose results have other
+(``experiment=fidelity``, ``experiment=isolation``, ``experiment=saturation``), whose results have other
 columns and no ``substrate.json``.  Runs are told apart by their key columns
 (:data:`KINDS`); runs of one kind are merged on the union of their columns
 (a column a run lacks is empty there).  Whatever cannot be merged stops the
@@ -32,6 +32,7 @@ KINDS = {
     "placement": ("run_id", "algorithm", "chain_id", "repetition"),
     "fidelity": ("substrate", "chain_id", "model_rtt_ms", "measured_p50_ms"),
     "isolation": ("mode", "request", "answer"),
+    "saturation": ("placement", "step", "chain_id", "offered_rps", "achieved_rps"),
 }
 """Run kind -> the columns its results must have; the first kind whose columns are all present wins."""
 
@@ -39,6 +40,7 @@ ROW_KEYS = {
     "placement": ("run_id", "algorithm", "chain_id", "repetition"),
     "fidelity": ("run_id", "substrate", "chain_id"),
     "isolation": ("run_id", "mode", "request"),
+    "saturation": ("run_id", "placement", "step", "chain_id"),
 }
 """Run kind -> the columns that identify one row among all runs of that kind (study runs get their folder
 name as ``run_id``)."""
