@@ -11,6 +11,7 @@ checks that none of them, nor any Ray worker they spawned, is left.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -38,37 +39,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _stat(pid: int) -> tuple[int, str, int] | None:
-    """(parent pid, state, start time) of a live process, None if it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rsplit(")", 1)[1].split()
-    return int(fields[1]), fields[0], int(fields[19])
-
-
-def _descendants(roots: set[int]) -> dict[int, int]:
-    """Every live process under ``roots`` (and the roots): pid -> start time."""
-    table = {}
+def _processes_of(tmp: str) -> list[int]:
+    """Live processes started with ``RAY_TMPDIR=tmp``: every process of a Ray started with that
+    variable (GCS, raylets, agents, workers) inherits it, and nothing else has it."""
+    marker = f"RAY_TMPDIR={tmp}".encode()
+    found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := _stat(int(entry))):
-            table[int(entry)] = stat
-    found = {pid: table[pid][2] for pid in roots if pid in table}
-    grew = True
-    while grew:
-        grew = False
-        for pid, (ppid, _, start) in table.items():
-            if ppid in found and pid not in found:
-                found[pid] = start
-                grew = True
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in environ.split(b"\0") and state != "Z":
+            found.append(int(entry))
     return found
 
 
-def _alive(processes: dict[int, int]) -> dict[int, int]:
-    """Those of ``processes`` still running (same pid and start time, not a zombie)."""
-    return {pid: start for pid, start in processes.items()
-            if (stat := _stat(pid)) and stat[2] == start and stat[1] != "Z"}
+def _gone(tmp: str, timeout: float = 15.0) -> list[int]:
+    """Wait until no process of ``tmp``'s Ray is left; those still there after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while (left := _processes_of(tmp)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def _ray_env(tmp: str) -> dict:
+    """The environment of a sweep (or a cluster) whose Ray keeps its files, and its address file, in ``tmp``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": tmp, "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    return env
 
 
 @pytest.fixture(scope="module")
@@ -78,44 +79,42 @@ def ray_cluster():
 
     tmp = tempfile.mkdtemp(prefix="sfct-ray-")  # short: Ray's socket paths must fit in 107 bytes
     node = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
+    left = []
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("RAY_TMPDIR", tmp)
-        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        env.setenv("PYTHONPATH", str(ROOT))  # workers import tests.test_ray_launcher.crash, as a machine would sfcbench
+        for key, value in _ray_env(tmp).items():
+            env.setenv(key, value)  # workers import tests.test_ray_launcher.crash, as a machine would sfcbench
         cluster = None
         try:
             cluster = Cluster(initialize_head=True, head_node_args={
                 **node, "include_dashboard": False, "dashboard_port": _free_port()})
             cluster.add_node(**node)
             cluster.wait_for_nodes()
+            cluster.sfct_tmp = tmp
             yield cluster
         finally:
             if cluster is not None:
-                nodes = [cluster.head_node, *cluster.worker_nodes]
-                roots = {p.process.pid for n in nodes for ps in n.all_processes.values() for p in ps}
-                processes = _descendants(roots)
                 cluster.shutdown()
-                deadline = time.monotonic() + 15
-                while _alive(processes) and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                left = _alive(processes)
+            left = _gone(tmp)
             shutil.rmtree(tmp, ignore_errors=True)
-    assert cluster is None or not left, f"Ray processes left after shutdown: {sorted(left)}"
+    assert not left, f"processes of the test's Ray cluster left after shutdown: {left}"
 
 
 def _sweep(cluster, tmp_path, *overrides):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("RAY_ADDRESS", None)
+    """A placement-only sweep sent to ``cluster`` with ``hydra/launcher=ray``; the completed process."""
     command = [sys.executable, "-m", "experiments.run", "-m", "experiment=placement_only", "testbed=none",
                "hydra/launcher=ray", f"hydra.launcher.address={cluster.address}",
                f"hydra.sweep.dir={tmp_path / 'sweep'}", "progress=false", *overrides]
-    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
+    return subprocess.run(command, cwd=tmp_path, env=_ray_env(cluster.sfct_tmp), capture_output=True, text=True,
+                          timeout=90)
 
 
 def test_sweep_runs_every_job_on_the_ray_cluster_and_its_results_land(ray_cluster, tmp_path):
     done = _sweep(ray_cluster, tmp_path, "algo=greedy,first_fit", "seed=0,1")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "4 jobs on 2 Ray node(s), 2 CPUs" in done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert "4 jobs on 2 Ray node(s), 2 CPUs" in output
+    nodes = re.findall(r"#\d completed on Ray node (\w+)", output)
+    assert len(nodes) == 4 and len(set(nodes)) == 2  # both nodes ran jobs, as two machines would
     runs = sorted((tmp_path / "sweep").glob("*/results.parquet"))
     assert len(runs) == 4
     df = report.merge([tmp_path / "sweep"])
@@ -130,6 +129,7 @@ def test_job_directories_travel_back_when_the_driver_cannot_see_them(ray_cluster
     """``outputs=always`` takes the path of a job on a machine without the sweep directory: packed, removed, unpacked."""
     done = _sweep(ray_cluster, tmp_path, "algo=greedy", "seed=0,1", "hydra.launcher.outputs=always")
     assert done.returncode == 0, done.stderr[-3000:]
+    assert len(re.findall(r"its directory copied back \(\d+ bytes\)", done.stdout + done.stderr)) == 2
     df = report.merge([tmp_path / "sweep"])
     assert sorted(df["seed"].unique()) == [0, 1] and len(df) == 6
     assert all((d / "run.log").stat().st_size > 0 for d in (tmp_path / "sweep").glob("seed=*"))
@@ -159,6 +159,34 @@ def test_a_job_whose_worker_dies_is_reported_and_the_cluster_goes_on(ray_cluster
     again = _sweep(ray_cluster, tmp_path, "algo=greedy", "seed=3")
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(report.merge([tmp_path / "sweep"])) == 3
+
+
+def test_ray_local_starts_its_own_ray_and_stops_all_of_it(tmp_path):
+    tmp = tempfile.mkdtemp(prefix="sfct-ray-")
+    try:
+        env = _ray_env(tmp)
+        command = [sys.executable, "-m", "experiments.run", "-m", "experiment=placement_only", "testbed=none",
+                   "hydra/launcher=ray_local", "hydra.launcher.num_cpus=1", "+hydra.launcher.init.include_dashboard=false",
+                   "algo=greedy", "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", "progress=false"]
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
+        left = _gone(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(report.merge([tmp_path / "sweep"])) == 6
+    assert not left, f"processes of the sweep's own Ray left after it ended: {left}"
+
+
+def test_an_address_nobody_answers_on_fails_at_once_and_writes_nothing(tmp_path):
+    port = _free_port()  # closed again: nothing listens there
+    command = [sys.executable, "-m", "experiments.run", "-m", "experiment=placement_only", "testbed=none",
+               "hydra/launcher=ray", f"hydra.launcher.address=127.0.0.1:{port}", "algo=greedy",
+               f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    done = subprocess.run(command, cwd=tmp_path, env=_ray_env(str(tmp_path)), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"hydra/launcher=ray: no Ray cluster answers at hydra.launcher.address='127.0.0.1:{port}'")
+    assert "Traceback" not in done.stderr and not (tmp_path / "sweep").exists()
 
 
 def test_unpack_refuses_an_entry_outside_the_job_directory(tmp_path):

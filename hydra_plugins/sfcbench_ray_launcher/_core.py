@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import shutil
+import socket
 import tarfile
 import uuid
 from pathlib import Path
@@ -27,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("auto", "always")
+PROBE_TIMEOUT = 3.0  # seconds to wait for a named head to accept a connection
 
 
 class RayLauncherError(RuntimeError):
@@ -40,8 +42,11 @@ def _run_job(
     singleton_state: Dict[Any, Any],
     marker: str,
     outputs: str,
-) -> Tuple[JobReturn, Optional[bytes]]:
-    """Run one job in a Ray worker; its directory as a tar.gz too if the driver cannot see it."""
+) -> Tuple[JobReturn, Optional[bytes], str]:
+    """Run one job in a Ray worker: its JobReturn, its directory as a tar.gz if the driver cannot see it, the node."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()[:12]
     setup_globals()
     Singleton.set_state(singleton_state)
     HydraConfig.instance().set_config(sweep_config)
@@ -59,12 +64,12 @@ def _run_job(
         ret.return_value = exc
     output_dir = ret.hydra_cfg and OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir")
     if not output_dir or not Path(output_dir).is_dir():
-        return ret, None
+        return ret, None, node
     if outputs == "always" or not Path(marker).exists():
         archive = pack(Path(output_dir))
         shutil.rmtree(output_dir)  # that machine keeps nothing of the job
-        return ret, archive
-    return ret, None
+        return ret, archive, node
+    return ret, None, node
 
 
 def pack(directory: Path) -> bytes:
@@ -112,6 +117,7 @@ def connect(options: Dict[str, Any]) -> bool:
                 "CPUs its nodes were started with (ray start --num-cpus=N)"
             )
         kwargs["num_cpus"] = options["num_cpus"]
+    _probe(address)
     try:
         ray.init(address=address, **kwargs)
     except ConnectionError as exc:
@@ -121,6 +127,30 @@ def connect(options: Dict[str, Any]) -> bool:
             "or run a one-machine Ray for this sweep with hydra/launcher=ray_local"
         ) from None
     return True
+
+
+def _probe(address: Optional[str], timeout: float = PROBE_TIMEOUT) -> None:
+    """Refuse a ``HOST:PORT`` that nothing answers on: ``ray.init`` would retry it for minutes."""
+    if not address or ":" not in address:
+        return  # auto, local, or None: Ray resolves them itself, quickly
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as exc:
+        raise RayLauncherError(
+            f"no Ray cluster answers at hydra.launcher.address={address!r} ({exc}). Start one there with "
+            "`ray start --head`, or give the head's address as HOST:PORT (port 6379 unless --port said otherwise), "
+            "or run a one-machine Ray for this sweep with hydra/launcher=ray_local"
+        ) from None
+
+
+def start(options: Dict[str, Any]) -> bool:
+    """:func:`connect`, with bad input ending the process with one message (Hydra has written nothing yet)."""
+    try:
+        return connect(options)
+    except RayLauncherError as exc:
+        raise SystemExit(f"hydra/launcher=ray: {exc}\n(nothing was run or written)") from None
 
 
 def _failed(overrides: Sequence[str], sweep_config: DictConfig, error: BaseException) -> JobReturn:
@@ -141,14 +171,15 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     config, hydra_context = launcher.config, launcher.hydra_context
     assert config is not None and hydra_context is not None and launcher.task_function is not None
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    options = dict(launcher.options)
+    started = start(options) or launcher.started  # setup() has connected unless ray.shutdown() came since
+    launcher.started = False
+    refs: List[Any] = []
     # Absolute, so that a worker started elsewhere (another cwd, machine) writes where this process reads.
     sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    options = dict(launcher.options)
-    started = connect(options)
     marker = sweep_dir / f".ray-launcher-{uuid.uuid4().hex}"
-    refs: List[Any] = []
     try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
         marker.touch()
         remote = ray.remote(**(options.get("remote") or {}))(_run_job)
         log.info(f"Ray launcher: {len(job_overrides)} jobs on {_cluster_summary()}, sweep output dir: {sweep_dir}")
@@ -175,13 +206,17 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
             )
         returns = []
         for ref, overrides, sweep_config in zip(refs, job_overrides, configs):
+            idx = sweep_config.hydra.job.num
             try:
-                ret, archive = ray.get(ref)
+                ret, archive, node = ray.get(ref)
             except ray.exceptions.RayError as exc:
+                log.error(f"\t#{idx} failed on Ray: {exc}")
                 returns.append(_failed(overrides, sweep_config, exc))
                 continue
             if archive is not None:
                 unpack(archive, Path(ret.hydra_cfg.hydra.runtime.output_dir))
+            log.info(f"\t#{idx} {ret.status.name.lower()} on Ray node {node}"
+                     + (f", its directory copied back ({len(archive)} bytes)" if archive is not None else ""))
             returns.append(ret)
         refs = []
         return returns
