@@ -67,7 +67,7 @@ def _run_job(
         return ret, None, node
     if outputs == "always" or not Path(marker).exists():
         archive = pack(Path(output_dir))
-        shutil.rmtree(output_dir)  # that machine keeps nothing of the job
+        shutil.rmtree(output_dir)  # that machine keeps no file of the job (its empty parent folders stay)
         return ret, archive, node
     return ret, None, node
 
