@@ -73,6 +73,14 @@ def test_fat_tree_cut_is_no_worse_than_the_naive_split_and_loads_balance(machine
         assert abs(load - share) <= max(2 * TOLERANCE * share, 2 * heaviest)
 
 
+@pytest.mark.parametrize("G", [fat_tree(6), waxman(40, seed=2), waxman(100, seed=0)], ids=["fat6", "wax40", "wax100"])
+def test_cut_is_no_worse_than_networkx_kernighan_lin(G):
+    """Without reservations KL's equal node counts are a fair balance; its cut is the bar to meet."""
+    a, _ = nx.community.kernighan_lin_bisection(G, weight="bw", seed=0)
+    kl = {n: ("m1" if n in a else "m2") for n in G}
+    assert cut_bandwidth(G, partition(G, None, ["m1", "m2"])) <= cut_bandwidth(G, kl)
+
+
 def test_vnf_reservations_are_balanced_not_server_counts():
     """All VNFs sit in cluster a: balancing their CPU must move part of cluster a's servers away."""
     G = two_clusters()
