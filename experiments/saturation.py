@@ -6,7 +6,8 @@ Every chain is driven at once by its own open-loop generator
 meanwhile.  Per placement, step and chain the results hold offered and
 achieved rate, p50/p90/p99 (from the generator's per-second histograms of
 the step, its first ``settle_s`` left out), errors, the CPU of each VNF, and
-the model's round trip (calibrated, load-free) with its error at that load.
+the model's round trip (calibrated, load-free) with its error at that load,
+and the capacity the calibrated CPU costs predict (:func:`predicted_capacity`).
 The *knee* of a placement is its first step where the chains are no longer
 served: achieved below 95% of offered, more than 1% errors, or p99 above
 ``knee_factor`` times the lowest step's (or than ``knee_factor`` x 2 ms).  Its *saturation rate* is the step
@@ -177,6 +178,30 @@ def knee(steps: pd.DataFrame, knee_factor: float = 5.0) -> tuple[float | None, f
     return served_rate, None
 
 
+def predicted_capacity(g, chains, placement, cpu_ms_per_request: dict, vnf_cpu: float) -> float:
+    """The request rate per chain at which the first CPU limit is reached, by the calibrated CPU costs:
+    a server's cores over the cost of all the VNFs it hosts, or one VNF's own limit over its cost.
+
+    >>> from placement.topologies import line
+    >>> g = line(2, cpu=0.5)
+    >>> chains = [Chain(f"c{i}", (VNF("firewall", 0.25, 1.0),) * 2, "srv0", "srv1") for i in range(2)]
+    >>> together = Placement({c.id: Embedding(c.id, ("srv0", "srv0"), (("srv0",),) * 2 + (("srv0", "srv1"),))
+    ...                       for c in chains})
+    >>> predicted_capacity(g, chains, together, {"firewall": 1.0}, 0.25)  # 0.5 core / (4 x 1 ms)
+    125.0
+    """
+    load: dict = {}
+    rate = float("inf")
+    for chain in chains:
+        for vnf, server in zip(chain.vnfs, placement.embeddings[chain.id].servers):
+            cost = cpu_ms_per_request.get(vnf.type, float("nan")) / 1000.0
+            load[server] = load.get(server, 0.0) + cost
+            rate = min(rate, vnf_cpu / cost)
+    for server, cost in load.items():
+        rate = min(rate, g.nodes[server]["cpu"] / cost)
+    return rate
+
+
 def vnf_cpu_per_step(telemetry: pd.DataFrame, windows) -> pd.DataFrame:
     """Mean CPU (cores) of every VNF in each step's counted seconds."""
     cpu = telemetry[(telemetry.metric == "cpu_cores") & (telemetry.entity_kind == "vnf")]
@@ -283,7 +308,10 @@ def run_saturation(cfg) -> pd.DataFrame:
             for s, c in zip(steps.step, steps.chain_id)]
         steps["servers"] = steps.chain_id.map(lambda c: ",".join(placement.embeddings[c].servers))
         saturation, knee_rate = knee(steps, float(params.get("knee_factor", 5.0)))
-        steps = steps.assign(placement=name, saturation_rps=saturation, knee_rps=knee_rate, testbed_run_id=run_id)
+        capacity = predicted_capacity(g, chains, placement, calibration.cpu_ms_per_request,
+                                      float(params.get("vnf_cpu", 0.25)))
+        steps = steps.assign(placement=name, saturation_rps=saturation, knee_rps=knee_rate,
+                             predicted_capacity_rps=capacity, testbed_run_id=run_id)
         all_steps.append(steps)
         all_latency.append(latency.assign(placement=name))
         all_telemetry.append(telemetry.assign(placement=name, run_id=run_id))
@@ -313,6 +341,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         sat = rows_.saturation_rps.iloc[0]
         at = rows_[rows_.offered_rps == sat] if sat == sat and sat is not None else low
         rows.append({"placement": name, "servers": " | ".join(sorted(set(rows_.servers))),
+                     "predicted_rps": rows_.predicted_capacity_rps.iloc[0],
                      "saturation_rps": sat, "knee_rps": rows_.knee_rps.iloc[0],
                      "low_p50_ms": low.p50_ms.max(), "low_p99_ms": low.p99_ms.max(),
                      "low_model_error": low.model_error.abs().max(),
