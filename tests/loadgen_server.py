@@ -2,7 +2,8 @@
 
 It answers 403 to a query holding ``OR`` (the generator's attack path), a
 chunked body under ``/chunked``, a body ended by closing the connection under
-``/close``, nothing under ``/hang``, a line that is not HTTP under ``/garbage``, and
+``/close``, nothing under ``/hang``, a line that is not HTTP under ``/garbage``,
+413 before reading the body under ``/early``, and
 ``ok`` with a Content-Length otherwise.  Request bodies are read by their
 Content-Length, so a wrong one breaks the next request on the connection.
 Usage: ``python loadgen_server.py ADDRESS PORT``; prints ``ready`` once listening.
@@ -25,6 +26,11 @@ class Http(asyncio.Protocol):
             head = self.buf[:end].decode("latin-1").split("\r\n")
             headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in head[1:])}
             length = int(headers.get("content-length", 0))
+            if head[0].split(" ")[1].startswith("/early"):  # refuse the body before it has arrived
+                self.transport.write(b"HTTP/1.1 413 Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                self.transport.pause_reading()  # the body stays unread, the client's send blocks
+                asyncio.get_running_loop().call_later(0.3, self.transport.close)
+                return
             if len(self.buf) < end + 4 + length:
                 return
             self.buf = self.buf[end + 4 + length:]

@@ -200,3 +200,10 @@ def test_unanswered_requests_time_out_and_garbage_is_an_error(net):
     assert s["timeouts"] == s["offered"] == 50 and s["ok"] == 0 and s["queued"] > 0  # 8 hung connections
     s = run(net, "/garbage", lg.constant(50, 1)).summary
     assert s["errors"] == 50 and s["first_error"] == "garbled response"
+
+
+@needs_root
+def test_an_answer_before_the_body_is_sent_ends_the_request(net):
+    s = run(net, "/early", lg.constant(20, 1), body_bytes=20_000_000, timeout=2.0).summary
+    assert s["other"] == s["offered"] == 20 and s["errors"] == s["timeouts"] == 0
+    assert s["elapsed_s"] < 2.5  # no connection left spinning on a send that will never finish

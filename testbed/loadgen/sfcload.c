@@ -259,7 +259,7 @@ typedef struct {
     uint32_t *hist;
 } second_t;
 
-typedef struct { uint64_t i; uint64_t due; int attack, retried; } req_t; /* due: ns since the epoch */
+typedef struct { uint64_t i, due; int attack, retried, sent; } req_t; /* due: CLOCK_MONOTONIC ns */
 
 enum { C_FREE, C_CONNECTING, C_WRITING, C_READING, C_IDLE, C_DRAINING };
 enum { P_HEAD, P_BODY_LEN, P_CHUNK_SIZE, P_CHUNK_DATA, P_CHUNK_CRLF, P_TRAILER, P_BODY_EOF };
@@ -375,7 +375,10 @@ static int conn_write(thread_t *t, conn_t *c) { /* 0: all written; 1: wait for E
         }
         c->woff += (size_t)n;
     }
-    sec_of(t, c->req.due)->sent++;
+    if (!c->req.sent) { /* a retried request is counted once */
+        c->req.sent = 1;
+        sec_of(t, c->req.due)->sent++;
+    }
     return 0;
 }
 
@@ -504,6 +507,7 @@ static void serve_waiting(thread_t *t, uint64_t now) {
 }
 
 static void response_done(thread_t *t, conn_t *c, int extra_bytes, uint64_t now) {
+    if (c->state == C_WRITING) set_events(t, c, EPOLLIN); /* answered early: the rest is never sent */
     record(t, &c->req, 0, c->status, now);
     c->requests++;
     if (c->close_after || extra_bytes || opt.new_connection) {
@@ -740,9 +744,9 @@ static void on_event(thread_t *t, conn_t *c, uint32_t ev, uint64_t now) {
             serve_waiting(t, now);
             return;
         }
-        if (rc == 1) {
+        if (rc == 1) { /* c may now carry the next request, or be closed and reused: epoll reports the rest */
             response_done(t, c, used < (size_t)n, now);
-            if (c->state == C_FREE || c->state == C_IDLE) return;
+            return;
         }
     }
 }
@@ -805,7 +809,7 @@ static void *run_thread(void *arg) {
         if (stop_flag && !done) done = 1;
         int burst = 0; /* bounded, so that answers are read even while the loop is behind */
         while (!done && next_due <= now && burst++ < 256) {
-            req_t r = {i, next_due, is_attack(i), 0};
+            req_t r = {i, next_due, is_attack(i), 0, 0};
             second_t *s = sec_of(t, next_due);
             s->offered++;
             s->attacks += (uint64_t)r.attack;
