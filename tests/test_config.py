@@ -111,7 +111,8 @@ def test_testbed_option_has_every_field(compose, name):
 
 
 TESTBED_STUDIES = {"isolation": "experiments.isolation.run_isolation",
-                   "fidelity": "experiments.fidelity.run_fidelity"}
+                   "fidelity": "experiments.fidelity.run_fidelity",
+                   "saturation": "experiments.saturation.run_saturation"}
 
 
 @pytest.mark.parametrize("name", options("experiment"))
