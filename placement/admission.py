@@ -7,10 +7,11 @@ optimum* accepts the subset (and embeds it) that maximises accepted
 online heuristics: the all-or-nothing MILP of :mod:`placement.algorithms.milp`
 cannot say how many chains a heuristic should have accepted.
 
-* :func:`admission_optimum`: the exact MILP on HiGHS (layered arc-flow, as in
-  the milp module, with an acceptance variable per chain), warm-started from
-  the best sequential heuristic, with the valid inequalities and pruning
-  described in :class:`_AdmissionModel`;
+* :func:`admission_optimum`: exact, on HiGHS: a decomposition whose master
+  (:class:`_RoutingMaster`) routes each chain unsplittably and bounds the
+  optimum, and whose check embeds the master's accepted set with the full
+  MILP (layered arc-flow, as in the milp module, with an acceptance variable
+  per chain, :class:`_AdmissionModel`); warm-started from the best heuristic;
 * :func:`lp_bound`: a cheap upper bound (the LP of a chain-aggregated flow
   relaxation) for instances too large for the MILP;
 * :func:`admit`: sequential admission by a heuristic (chains in order on the
@@ -497,6 +498,138 @@ def _highs(options):
     return quiet_highs(**options)
 
 
+MAX_ROUTES = 2000
+"""Most simple routes per chain in the master of ``method="decomposition"``; a chain with more is
+routed nowhere there (a weaker bound, still valid)."""
+
+
+class _RoutingMaster:
+    """The relaxation that decides acceptance in ``admission_optimum(method="decomposition")``.
+
+    Columns per chain ``k``: ``y[k]`` (accepted); ``z[k,p]`` for every simple
+    ingress-egress path ``p`` within the chain's latency budget over links with
+    its bandwidth free (one of them carries the chain, unsplittably, with the
+    chain's bandwidth on each of its links); ``x[k,i,s]`` (VNF ``i`` on server
+    ``s`` of its latency scope, :func:`_scope`), all binary.  Rows: ``sum_p
+    z = y``, ``sum_s x = y``, server CPU and memory, link bandwidth, with
+    anti-affinity at most one VNF per server; nothing ties the VNFs to the
+    path.  ``servers_too=False`` leaves the ``x`` columns out (routes only:
+    smaller, weaker).
+
+    Why it is a relaxation: the virtual links of an embedding, put end to
+    end, form a walk from ingress to egress within the budget that takes the
+    chain's bandwidth on each link it crosses (once per crossing); that walk
+    contains a simple ingress-egress path on a subset of its links, no
+    longer in delay, so every admission (accepted set and embeddings) is a
+    solution of the master with the same revenue, and the master's optimum
+    bounds the admission optimum.  Its integer routing is what the arc-flow
+    LP lacks (there each chain may split its flow).  Chains without both
+    endpoints, or with more than ``max_routes`` paths, get no path rows.
+    :meth:`forbid` adds the no-good row of an accepted set that cannot be
+    embedded (every superset fails too).
+    """
+
+    def __init__(self, G, chains, max_routes=MAX_ROUTES, servers_too=True):
+        self.G, self.chains = G, chains
+        self.revenue = np.array([revenue(c) for c in chains])
+        cost, rows, lo, hi, upper = [], [], [], [], []
+        self.y, self.z, self.x = [], {}, {}
+        node_use = defaultdict(lambda: defaultdict(list))
+        edge_use = defaultdict(list)
+        server_list = servers(G)
+
+        def column(value, bound=1.0):
+            cost.append(value)
+            upper.append(bound)
+            return len(cost) - 1
+
+        def row(terms, low, high):
+            rows.append(terms)
+            lo.append(low)
+            hi.append(high)
+
+        for k, chain in enumerate(chains):
+            candidates, _, budget, _ = _scope(G, chain, server_list)
+            routes = None  # no path rows: a chain without both endpoints, or with too many routes
+            if chain.ingress is not None and chain.egress is not None:
+                routes = _enumerate_paths(G, chain.ingress, chain.egress, budget, chain.bw, max_routes)
+            fits_nowhere = not all(candidates) or routes == []
+            y = column(-self.revenue[k], 0.0 if fits_nowhere else 1.0)
+            self.y.append(y)
+            if fits_nowhere:
+                continue
+            if routes:
+                self.z[k] = {path: column(0.0) for _, path in routes}
+                row([(c, 1.0) for c in self.z[k].values()] + [(y, -1.0)], 0.0, 0.0)
+                for path, c in self.z[k].items():
+                    for u, v in path_edges(path):
+                        edge_use[frozenset((u, v))].append((c, chain.bw))
+            for i, (vnf, fit) in enumerate(zip(chain.vnfs, candidates) if servers_too else ()):
+                self.x[k, i] = {s: column(0.0) for s in fit}
+                row([(c, 1.0) for c in self.x[k, i].values()] + [(y, -1.0)], 0.0, 0.0)
+                for s, c in self.x[k, i].items():
+                    node_use[s][CPU].append((c, vnf.cpu))
+                    node_use[s][MEM].append((c, vnf.mem))
+            if servers_too and getattr(chain, "anti_affinity", False):
+                for s in {s for fit in candidates for s in fit}:
+                    terms = [(self.x[k, i][s], 1.0) for i in range(len(chain.vnfs)) if s in self.x[k, i]]
+                    if len(terms) > 1:
+                        row(terms + [(y, -1.0)], -np.inf, 0.0)
+        for s, use in node_use.items():
+            for resource, terms in use.items():
+                if sum(d for _, d in terms) > G.nodes[s][resource] + EPS:
+                    row(terms, -np.inf, G.nodes[s][resource] + EPS)
+        for key, terms in edge_use.items():
+            if sum(d for _, d in terms) > G.edges[tuple(key)][BW] + EPS:
+                row(terms, -np.inf, G.edges[tuple(key)][BW] + EPS)
+        self.n_cols = len(cost)
+        self.lp = binary_lp(np.asarray(cost), rows, lo, hi, upper=np.asarray(upper), integer=True)
+
+    def start(self, placement):
+        """The master's column vector of an admission ``placement``, or None if it falls outside."""
+        values = np.zeros(self.n_cols)
+        for k, chain in enumerate(self.chains):
+            e = placement.embeddings.get(chain.id)
+            if e is None:
+                continue
+            values[self.y[k]] = 1.0
+            if k in self.z:
+                route = self.z[k].get(_route_of(e.paths))
+                if route is None:
+                    return None
+                values[route] = 1.0
+            for i, server in enumerate(e.servers):
+                if (k, i) not in self.x:  # a master without servers
+                    break
+                if server not in self.x[k, i]:
+                    return None
+                values[self.x[k, i][server]] = 1.0
+        return values
+
+    def read(self, values):
+        """``(accepted chain indices, {k: route})`` of a master solution."""
+        accepted = [k for k, y in enumerate(self.y) if values[y] > 0.5]
+        routes = {k: max(self.z[k], key=lambda p: values[self.z[k][p]]) for k in accepted if k in self.z}
+        return accepted, routes
+
+    def forbid(self, h, accepted):
+        """Add to solver ``h`` the row that the set ``accepted`` (not embeddable) is not all accepted again."""
+        cols = np.asarray([self.y[k] for k in accepted], dtype=np.int32)
+        h.addRow(-np.inf, len(accepted) - 1.0, len(cols), cols, np.ones(len(cols)))
+
+
+def _route_of(paths):
+    """The simple path inside the walk that ``paths`` (an embedding's virtual links) make end to end."""
+    walk = [n for path in paths for n in path]
+    route = []
+    for n in walk:
+        if n in route:
+            del route[route.index(n) + 1:]
+        else:
+            route.append(n)
+    return tuple(route)
+
+
 def admission_optimum(
     substrate,
     chains,
@@ -505,8 +638,11 @@ def admission_optimum(
     threads=1,
     warm_start=("greedy",),
     tie_break_time=10.0,
+    method="decomposition",
     formulation="arc",
     max_paths=None,
+    max_routes=MAX_ROUTES,
+    check_time=None,
     edge_cuts=False,
     knapsacks=True,
     latency_weight=LATENCY_WEIGHT,
@@ -516,22 +652,46 @@ def admission_optimum(
     """The revenue-maximal accepted subset of ``chains`` and its embeddings, by MILP on HiGHS.
 
     Maximises accepted :func:`~placement.metrics.revenue` (proved to
-    ``mip_rel_gap = 0`` within ``time_limit`` s); then, with that accepted set
-    fixed, minimises :func:`~placement.metrics.cost` (at most
-    ``tie_break_time`` s more; 0 skips it).  Warm-started from
-    :func:`best_heuristic` over ``warm_start`` (empty: none).
+    ``mip_rel_gap = 0``, absolute gap :data:`TIE_WEIGHT` x the offered revenue,
+    within ``time_limit`` s); then, with that accepted set fixed, minimises
+    :func:`~placement.metrics.cost` (at most ``tie_break_time`` s more; 0
+    skips it).  Warm-started from :func:`best_heuristic` over ``warm_start``
+    and from :func:`placement.packing.admit_by_density` (empty: neither).
 
-    ``formulation="arc"`` (default) is :class:`_AdmissionModel`;
-    ``"path"`` is :class:`_PathModel`, exact when ``max_paths`` is None and
-    restricted to the ``max_paths`` shortest paths per pair otherwise (then
-    optimal only over those routes).  ``edge_cuts`` and ``knapsacks`` switch
-    the valid inequalities of :class:`_AdmissionModel`; ``highs_options``
-    are passed to HiGHS as they are.  The accepted
-    placement passes :func:`~placement.base.check_placement` for the
-    accepted chains.  ``info`` holds ``n_vars``, ``n_constraints``, ``nodes``,
-    ``warm_start`` (its revenue), ``tie_break`` (HiGHS status of the cost
-    phase), ``build_s``/``solve_s`` (wall) and ``cpu_s`` (this process's CPU
-    time: on a busy machine the fairer measure of a single-threaded solve).
+    ``method="decomposition"`` (default): a logic-based Benders loop.  The
+    master (:class:`_RoutingMaster`: integer acceptance, one unsplittable
+    latency-feasible simple route per chain, first without and then with
+    VNFs on servers by CPU) is a relaxation, so its optimum bounds the
+    admission optimum: the LP of the full MILP lets chains split their
+    flow, the master does not, and that is where the full MILP's bound was
+    weak.  The master's accepted set is then embedded by the full MILP with
+    acceptance fixed, first with every chain's links restricted to its
+    master route (small and fast), then (second master only) unrestricted,
+    at most ``check_time`` s each (default a quarter of ``time_limit``).
+    Embedded: it earns the master's bound, so it is optimal.  Proved not
+    embeddable: a no-good row forbids the set and the master is solved
+    again.  Otherwise (time out) the full MILP runs from the best solution
+    found, its bound capped by the master's.  Exact either way; but where
+    two accepted sets earn exactly the same revenue, the decomposition
+    keeps the first it embeds (the least cost is then within that set),
+    while ``method="milp"`` prefers the cheaper set.
+
+    ``method="milp"``: the full MILP alone.  ``formulation="arc"`` (default)
+    is :class:`_AdmissionModel`; ``"path"`` is :class:`_PathModel`, exact
+    when ``max_paths`` is None and restricted to the ``max_paths`` shortest
+    paths per pair otherwise (then optimal only over those routes).
+    ``edge_cuts`` and ``knapsacks`` switch the valid inequalities of
+    :class:`_AdmissionModel`; ``highs_options`` are passed to HiGHS as they
+    are.  The accepted placement passes
+    :func:`~placement.base.check_placement` for the accepted chains.
+    ``info`` holds ``method``, ``n_vars``, ``n_constraints``, ``nodes``
+    (when the full MILP ran), ``warm_start`` (its revenue), ``master`` (the
+    decomposition's iterations, bound, last master and how the set was
+    embedded), ``tie_break`` (HiGHS status of the cost phase),
+    ``build_s``/``solve_s`` (wall), ``cpu_s`` (this process's CPU time: on
+    a busy machine the fairer measure of a single-threaded solve) and
+    ``proof_cpu_s``/``warm_cpu_s`` (CPU time until proved, before the cost
+    phase; of the warm start).
 
     Examples
     --------
@@ -550,6 +710,8 @@ def admission_optimum(
     chains = list(chains)
     if len({c.id for c in chains}) != len(chains):
         raise ChainError("duplicate chain ids: every chain of a batch needs its own id")
+    if method not in ("decomposition", "milp"):
+        raise ValueError(f"method must be 'decomposition' or 'milp', got {method!r}")
     if formulation == "path":
         model = _PathModel(substrate, chains, latency_weight, bandwidth_weight, edge_cuts, knapsacks, max_paths)
     elif formulation == "arc":
@@ -566,29 +728,43 @@ def admission_optimum(
         "random_seed": 0,
         **(highs_options or {}),
     }
-    warm = best_heuristic(substrate, chains, warm_start) if warm_start else None
+    warm = _warm_start(substrate, chains, warm_start)
+    facts_warm_cpu = time.process_time() - cpu_start
     warm_vector = model.vector(warm.placement) if warm else None
-    h, values = _solve(model, options, warm_vector)
-    if values is not None and not _consistent(h, model, values):
-        # HiGHS 1.16 can report the optimum yet hand back the MIP start (when presolve maps the start
-        # to a better point); solve again without it.
+    facts = {"method": method, "warm_start": warm.revenue if warm else None, "build_s": built - start,
+             "warm_cpu_s": facts_warm_cpu}
+    values, bound, status, h = None, math.inf, None, None
+    if method == "decomposition":
+        check = float(check_time) if check_time is not None else float(time_limit) / 4
+        values, bound, status, facts["master"] = _decompose(
+            substrate, chains, model, warm, options, max_routes, check, deadline=built + float(time_limit)
+        )
+    if status != "Optimal":
         options["time_limit"] = max(0.0, float(time_limit) - (time.perf_counter() - built))
-        h, values = _solve(model, options, None)
-    status = h.modelStatusToString(h.getModelStatus())
-    info = h.getInfo()
+        start_vector = values if values is not None else warm_vector
+        h, found = _solve(model, options, start_vector)
+        if found is not None and not _consistent(h, model, found):
+            # HiGHS 1.16 can report the optimum yet hand back the MIP start (when presolve maps the start
+            # to a better point); solve again without it.
+            options["time_limit"] = max(0.0, float(time_limit) - (time.perf_counter() - built))
+            h, found = _solve(model, options, None)
+        if found is not None and (values is None or model.objective @ found <= model.objective @ values):
+            values = found
+        status = h.modelStatusToString(h.getModelStatus())
+        info = h.getInfo()
+        # HiGHS bounds -revenue + eps * cost from below, and eps * cost <= tie_weight.
+        if math.isfinite(info.mip_dual_bound):
+            bound = min(bound, -float(info.mip_dual_bound) + model.tie_weight)
+        facts["nodes"] = int(info.mip_node_count)
     if values is None:  # no solution at all (time limit before any): the heuristic's, or nothing
         values = warm_vector if warm_vector is not None else np.zeros(len(model.cost))
-    # HiGHS bounds -revenue + eps * cost from below, and eps * cost <= tie_weight.
-    bound = -float(info.mip_dual_bound) + model.tie_weight if math.isfinite(info.mip_dual_bound) else math.inf
-    facts = {
-        "n_vars": int(h.getNumCol()),
-        "n_constraints": int(h.getNumRow()),
-        "nodes": int(info.mip_node_count),
-        "warm_start": warm.revenue if warm else None,
-        "build_s": built - start,
-    }
+    facts["n_vars"], facts["n_constraints"] = len(model.cost), len(model.rows)
+    facts["proof_cpu_s"] = time.process_time() - cpu_start
     facts["tie_break"] = None
     if tie_break_time > 0:
+        if h is None:
+            h = _highs(options)
+            h.passModel(model.lp())
         facts["tie_break"], cheaper = _minimise_cost(h, model, values, tie_break_time)
         values = values if cheaper is None else cheaper
     placement = model.extract(values)
@@ -611,6 +787,116 @@ def admission_optimum(
         cost=cost(substrate, kept, placement, latency_weight=latency_weight, bandwidth_weight=bandwidth_weight),
         info=facts,
     )
+
+
+def _warm_start(substrate, chains, algorithms):
+    """The better of :func:`best_heuristic` over ``algorithms`` and the density packer (None if no algorithms)."""
+    if not algorithms:
+        return None
+    from .packing import admit_by_density  # packing imports this module
+
+    runs = [best_heuristic(substrate, chains, algorithms), admit_by_density(substrate, chains, seed=0)]
+    return max(runs, key=lambda a: (a.revenue, -a.cost))
+
+
+MASTER_HEURISTIC_EFFORT = 0.3
+"""HiGHS's ``mip_heuristic_effort`` in the masters (default 0.05): the master is proved soon after its
+optimum is found (geant, 30 chains, seed 0: routing master 11.4 -> 6.3 s)."""
+
+
+def _decompose(G, chains, model, warm, options, max_routes, check_time, deadline):
+    """The loop of ``method="decomposition"``: ``(values or None, bound, status, facts)``.
+
+    Two masters in turn, each a relaxation (so each bound holds): first
+    routes only (:class:`_RoutingMaster` with ``servers_too=False``, small),
+    whose accepted set is only tried along its routes; then routes and
+    servers, with the full check and the no-good loop.  ``status`` is
+    ``"Optimal"`` when ``values`` (a column vector of ``model``) is proved
+    optimal, else None (the caller runs the full MILP from ``values``, with
+    ``bound`` as a cap).
+    """
+    offered = float(sum(revenue(c) for c in chains))
+    facts = {"iterations": 0, "bound": offered, "embedded_by": None, "master": None, "unrouted": None}
+    best = model.vector(warm.placement) if warm is not None else None
+    best_revenue = warm.revenue if warm is not None else -math.inf
+    if best_revenue >= offered - options["mip_abs_gap"]:  # everything fits: nothing to prove
+        facts["embedded_by"] = "warm start"
+        return best, offered, "Optimal", facts
+    bound = offered
+    for servers_too in (False, True):
+        master = _RoutingMaster(G, chains, max_routes, servers_too)
+        facts["master"], facts["unrouted"] = "routes and servers" if servers_too else "routes", len(chains) - len(master.z)
+        h = _highs({**options, "mip_rel_gap": 0.0, "mip_heuristic_effort": MASTER_HEURISTIC_EFFORT,
+                    **{k: v for k, v in options.items() if k == "mip_heuristic_effort"}})
+        h.passModel(master.lp)
+        start = master.start(warm.placement) if warm is not None else None
+        while True:
+            if start is not None:  # (again after a new row: adding one drops HiGHS's incumbent)
+                h.setSolution(_highs_solution(start))
+            h.setOptionValue("time_limit", max(0.0, deadline - time.perf_counter()))
+            h.run()
+            facts["iterations"] += 1
+            info = h.getInfo()
+            if math.isfinite(info.mip_dual_bound):
+                bound = min(bound, -float(info.mip_dual_bound))
+            facts["bound"] = bound
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                return best, bound, None, facts
+            if best is not None and best_revenue >= bound - options["mip_abs_gap"]:
+                facts["embedded_by"] = "warm start"
+                return best, bound, "Optimal", facts
+            accepted, routes = master.read(np.asarray(h.getSolution().col_value))
+            checks = (("master routes", routes), ("full MILP", None)) if servers_too else (("master routes", routes),)
+            for label, restrict in checks:
+                limit = min(check_time, max(0.0, deadline - time.perf_counter()))
+                verdict, values = _embed_set(model, accepted, restrict, {**options, "time_limit": limit})
+                if verdict == "embedded":
+                    facts["embedded_by"] = label
+                    return values, bound, "Optimal", facts
+            if not servers_too:
+                break  # on to the master with servers
+            if verdict != "infeasible":  # not decided in time: the full MILP goes on from the best found
+                return best, bound, None, facts
+            master.forbid(h, accepted)
+    return best, bound, None, facts
+
+
+def _highs_solution(values):
+    solution = highspy.HighsSolution()
+    solution.col_value = list(values)
+    solution.value_valid = True
+    return solution
+
+
+def _embed_set(model, accepted, routes, options):
+    """Embed exactly the chains ``accepted`` (indices) in ``model``; ``(verdict, values or None)``.
+
+    ``routes`` (``{k: path}`` or None) keeps each such chain's virtual links
+    on the links of its path.  Verdict ``"embedded"``, ``"infeasible"``
+    (proved, only meaningful without ``routes``) or ``"unknown"``.
+    """
+    lp = model.lp()
+    lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+    chosen = set(accepted)
+    for k, y in enumerate(model.y):
+        lower[y] = upper[y] = 1.0 if k in chosen else 0.0
+    for k, path in (routes or {}).items():
+        allowed = {frozenset(e) for e in path_edges(path)}
+        for l in range(model.chains[k].n_links):
+            for key, col in model.f.get((k, l), {}).items():  # an arc (a, b), or a path of _PathModel
+                if not all(frozenset(e) in allowed for e in path_edges(key)):
+                    upper[col] = 0.0
+    lp.col_lower_, lp.col_upper_ = lower, upper
+    lp.col_cost_ = np.zeros(len(model.cost))  # any embedding will do: the cost phase comes later
+    h = _highs({**options, "mip_rel_gap": 1.0, "mip_abs_gap": math.inf})
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if h.getInfo().primal_solution_status == 2:
+        return "embedded", np.asarray(h.getSolution().col_value)
+    if status == highspy.HighsModelStatus.kInfeasible and routes is None:
+        return "infeasible", None
+    return "unknown", None
 
 
 def _solve(model, options, start):
@@ -895,22 +1181,10 @@ class _PathModel(_AdmissionModel):
         have = self._paths.get((a, b))
         if have is not None and have[0] >= cap:
             return have[1]
-        G = self.G
-        to_b = nx.single_source_dijkstra_path_length(G, b, cutoff=cap, weight=DELAY)
-        found, stack = [], [(a, (a,), 0.0)]
-        while stack:
-            node, path, delay = stack.pop()
-            for nxt, attrs in G[node].items():
-                d = delay + attrs[DELAY]
-                if nxt in path or d + to_b.get(nxt, math.inf) > cap:
-                    continue
-                if nxt == b:
-                    found.append((d, path + (b,)))
-                else:
-                    stack.append((nxt, path + (nxt,), d))
-        found.sort(key=lambda item: (item[0], len(item[1])))
+        found = _enumerate_paths(self.G, a, b, cap)
         self._paths[a, b] = (cap, found)
         return found
+
 
     def vector(self, placement):
         values = np.zeros(len(self.cost))
@@ -934,6 +1208,32 @@ class _PathModel(_AdmissionModel):
             paths = [max(self.f[k, l], key=lambda p: values[self.f[k, l][p]]) for l in range(chain.n_links)]
             out[chain.id] = Embedding(chain.id, placed, paths)
         return Placement(out)
+
+
+def _enumerate_paths(G, a, b, cap, bw=0.0, limit=None):
+    """``(delay, path)`` of every simple ``a``-``b`` path within ``cap`` ms over links with ``bw`` free,
+    by delay; None when there are more than ``limit``."""
+    if a == b:
+        return [(0.0, (a,))]
+    H = G.edge_subgraph([(u, v) for u, v, free in G.edges(data=BW) if free + EPS >= bw]) if bw > 0 else G
+    if a not in H or b not in H:
+        return []
+    to_b = nx.single_source_dijkstra_path_length(H, b, cutoff=cap, weight=DELAY)
+    found, stack = [], [(a, (a,), 0.0)]
+    while stack:
+        node, path, delay = stack.pop()
+        for nxt, attrs in H[node].items():
+            d = delay + attrs[DELAY]
+            if nxt in path or d + to_b.get(nxt, math.inf) > cap:
+                continue
+            if nxt == b:
+                found.append((d, path + (b,)))
+                if limit is not None and len(found) > limit:
+                    return None
+            else:
+                stack.append((nxt, path + (nxt,), d))
+    found.sort(key=lambda item: (item[0], len(item[1])))
+    return found
 
 
 def _least_hops(G, chain, hops_from) -> int:
