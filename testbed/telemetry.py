@@ -184,8 +184,11 @@ class Sampler:
         with self._lock:
             sources = list(self.sources)
         for i, s in enumerate(sources):
-            net = net_counters(s.netns_pid) if s.netns_pid else None
-            self._raw.append((now, i, cpu_ns(s), memory_bytes(s), net))
+            try:
+                net = net_counters(s.netns_pid) if s.netns_pid else None
+                self._raw.append((now, i, cpu_ns(s), memory_bytes(s), net))
+            except (ValueError, IndexError):  # a file caught half-written as its entity went away
+                continue
 
     def _loop(self) -> None:
         due = time.monotonic()
