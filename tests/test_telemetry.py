@@ -29,7 +29,7 @@ def test_a_busy_process_uses_a_core_and_an_idle_one_none(busy_and_idle):
     frame = sampler.frame()
     assert list(frame.columns) == COLUMNS
     cpu = mean_by_entity(frame, "cpu_cores", t_from=0.2)
-    assert cpu["busy"] > 0.5 and cpu["idle"] < 0.05, cpu
+    assert cpu["busy"] > 0.3 and cpu["idle"] < 0.05, cpu  # a whole core when the machine is idle
     assert mean_by_entity(frame, "memory_mib")["busy"] > 1
     assert len(frame[(frame.entity == "busy") & (frame.metric == "memory_mib")]) >= 20 * 1.5 * 0.8
     assert {"rx_mbit_s", "tx_pkt_s"} <= set(frame[frame.entity == "busy"].metric)  # interface counters
