@@ -23,6 +23,7 @@ cannot say how many chains a heuristic should have accepted.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 import time
@@ -41,7 +42,7 @@ from .errors import ChainError
 from .metrics import BANDWIDTH_WEIGHT, LATENCY_WEIGHT, cost, revenue
 from .model import BW, CPU, DELAY, MEM, VNF, Chain, Embedding, Placement
 from .online import simulate
-from .residual import EPS, feasible_distances, fits, link_endpoints, path_edges
+from .residual import EPS, bandwidth_weight, feasible_distances, fits, link_endpoints, path_edges
 from .substrate import servers
 
 __all__ = [
@@ -533,7 +534,7 @@ class _RoutingMaster:
         self.G, self.chains = G, chains
         self.revenue = np.array([revenue(c) for c in chains])
         cost, rows, lo, hi, upper = [], [], [], [], []
-        self.y, self.z, self.x = [], {}, {}
+        self.y, self.z, self.x, self.shortest = [], {}, {}, {}
         node_use = defaultdict(lambda: defaultdict(list))
         edge_use = defaultdict(list)
         server_list = servers(G)
@@ -553,6 +554,8 @@ class _RoutingMaster:
             routes = None  # no path rows: a chain without both endpoints, or with too many routes
             if chain.ingress is not None and chain.egress is not None:
                 routes = _enumerate_paths(G, chain.ingress, chain.egress, budget, chain.bw, max_routes)
+                if routes is None:  # the checks try its shortest routes only
+                    self.shortest[k] = _shortest_links(G, chain, SHORTEST_ROUTES)
             fits_nowhere = not all(candidates) or routes == []
             y = column(-self.revenue[k], 0.0 if fits_nowhere else 1.0)
             self.y.append(y)
@@ -612,10 +615,51 @@ class _RoutingMaster:
         routes = {k: max(self.z[k], key=lambda p: values[self.z[k][p]]) for k in accepted if k in self.z}
         return accepted, routes
 
+    def route_links(self, accepted, routes):
+        """``{k: links}`` restricting each accepted chain to its master route (to the links of its
+        :data:`SHORTEST_ROUTES` shortest routes where the master has none)."""
+        out = {k: self.shortest[k] for k in accepted if k in self.shortest}
+        return {**out, **{k: {frozenset(e) for e in path_edges(p)} for k, p in routes.items()}}
+
+    def reach(self, values, routes):
+        """``{k: links}``: each routed chain's route and, for every VNF the master puts off it, the
+        least-delay path (over links with the chain's bandwidth free) from the route to that server."""
+        out = {}
+        for k, route in routes.items():
+            chain = self.chains[k]
+            links = {frozenset(e) for e in path_edges(route)}
+            hosts = {max(self.x[k, i], key=lambda s: values[self.x[k, i][s]]) for i in range(len(chain.vnfs))
+                     if self.x.get((k, i))}
+            for host in hosts - set(route):
+                try:
+                    _, path = nx.multi_source_dijkstra(self.G, set(route), host, weight=bandwidth_weight(chain.bw))
+                except nx.NetworkXNoPath:
+                    continue
+                links |= {frozenset(e) for e in path_edges(path)}
+            out[k] = links
+        return {**{k: v for k, v in self.shortest.items() if values[self.y[k]] > 0.5}, **out}
+
     def forbid(self, h, accepted):
         """Add to solver ``h`` the row that the set ``accepted`` (not embeddable) is not all accepted again."""
         cols = np.asarray([self.y[k] for k in accepted], dtype=np.int32)
         h.addRow(-np.inf, len(accepted) - 1.0, len(cols), cols, np.ones(len(cols)))
+
+
+SHORTEST_ROUTES = 20
+"""Routes per chain (the least-delay ones) that the checks of the decomposition allow a chain the
+master does not route."""
+
+
+def _shortest_links(G, chain, n):
+    """The links of the ``n`` least-delay simple routes of ``chain`` (over links with its bandwidth free)."""
+    H = G.edge_subgraph([(u, v) for u, v, free in G.edges(data=BW) if free + EPS >= chain.bw])
+    links = set()
+    try:
+        for path in itertools.islice(nx.shortest_simple_paths(H, chain.ingress, chain.egress, weight=DELAY), n):
+            links |= {frozenset(e) for e in path_edges(path)}
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        pass
+    return links
 
 
 def _route_of(paths):
@@ -665,9 +709,11 @@ def admission_optimum(
     admission optimum: the LP of the full MILP lets chains split their
     flow, the master does not, and that is where the full MILP's bound was
     weak.  The master's accepted set is then embedded by the full MILP with
-    acceptance fixed, first with every chain's links restricted to its
-    master route (small and fast), then (second master only) unrestricted,
-    at most ``check_time`` s each (default a quarter of ``time_limit``).
+    acceptance fixed: first with every chain's links restricted to its
+    master route (small and fast), then (second master only) to that route
+    plus least-delay paths to the servers the master chose, at most
+    ``check_time / 6`` s each; then unrestricted, at most ``check_time`` s
+    (default a quarter of ``time_limit``).
     Embedded: it earns the master's bound, so it is optimal.  Proved not
     embeddable: a no-good row forbids the set and the master is solved
     again.  Otherwise (time out) the full MILP runs from the best solution
@@ -845,10 +891,15 @@ def _decompose(G, chains, model, warm, options, max_routes, check_time, deadline
             if best is not None and best_revenue >= bound - options["mip_abs_gap"]:
                 facts["embedded_by"] = "warm start"
                 return best, bound, "Optimal", facts
-            accepted, routes = master.read(np.asarray(h.getSolution().col_value))
-            checks = (("master routes", routes), ("full MILP", None)) if servers_too else (("master routes", routes),)
+            values = np.asarray(h.getSolution().col_value)
+            accepted, routes = master.read(values)
+            checks = [("master routes", master.route_links(accepted, routes))]
+            if servers_too:
+                checks += [("master routes and servers", master.reach(values, routes)), ("full MILP", None)]
             for label, restrict in checks:
-                limit = min(check_time, max(0.0, deadline - time.perf_counter()))
+                # a restricted check is small: when it takes long, it is failing
+                budget = check_time if restrict is None else check_time / 6
+                limit = min(budget, max(0.0, deadline - time.perf_counter()))
                 verdict, values = _embed_set(model, accepted, restrict, {**options, "time_limit": limit})
                 if verdict == "embedded":
                     facts["embedded_by"] = label
@@ -868,20 +919,20 @@ def _highs_solution(values):
     return solution
 
 
-def _embed_set(model, accepted, routes, options):
+def _embed_set(model, accepted, links, options):
     """Embed exactly the chains ``accepted`` (indices) in ``model``; ``(verdict, values or None)``.
 
-    ``routes`` (``{k: path}`` or None) keeps each such chain's virtual links
-    on the links of its path.  Verdict ``"embedded"``, ``"infeasible"``
-    (proved, only meaningful without ``routes``) or ``"unknown"``.
+    ``links`` (``{k: set of frozenset edges}`` or None) keeps each such
+    chain's virtual links on those links.  Verdict ``"embedded"``,
+    ``"infeasible"`` (proved, only meaningful without ``links``) or
+    ``"unknown"``.
     """
     lp = model.lp()
     lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
     chosen = set(accepted)
     for k, y in enumerate(model.y):
         lower[y] = upper[y] = 1.0 if k in chosen else 0.0
-    for k, path in (routes or {}).items():
-        allowed = {frozenset(e) for e in path_edges(path)}
+    for k, allowed in (links or {}).items():
         for l in range(model.chains[k].n_links):
             for key, col in model.f.get((k, l), {}).items():  # an arc (a, b), or a path of _PathModel
                 if not all(frozenset(e) in allowed for e in path_edges(key)):
@@ -894,7 +945,7 @@ def _embed_set(model, accepted, routes, options):
     status = h.getModelStatus()
     if h.getInfo().primal_solution_status == 2:
         return "embedded", np.asarray(h.getSolution().col_value)
-    if status == highspy.HighsModelStatus.kInfeasible and routes is None:
+    if status == highspy.HighsModelStatus.kInfeasible and links is None:
         return "infeasible", None
     return "unknown", None
 
