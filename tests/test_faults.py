@@ -92,9 +92,12 @@ def test_ctrl_c_tears_down_and_keeps_earlier_results(tmp_path, step, marker):
     earlier.mkdir()
     (earlier / "results.parquet").write_bytes(b"earlier results")
     out = tmp_path / "run"
+    # Ctrl-C as in a terminal, also when these tests run as a background job (which ignores SIGINT, and
+    # passes that on to its children).
     proc = subprocess.Popen(
         [sys.executable, "-m", "experiments.run", "algo=greedy", "progress=false", "testbed.requests=2000",
-         f"hydra.run.dir={out}"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         f"hydra.run.dir={out}"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_for(proc, marker)
         proc.send_signal(signal.SIGINT)
