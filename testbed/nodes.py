@@ -303,10 +303,13 @@ def privileged_options(run, image: str, log=None) -> dict:
     if privileged_allowed(run, image):
         options = {"privileged": True}
     else:
-        if log and not _fallback_told:
+        with _probe_lock:  # said once, though servers are created in parallel
+            tell = bool(log) and not _fallback_told
+            if tell:
+                _fallback_told.append(True)
+        if tell:
             log("this machine refuses --privileged containers; Docker-daemon hosts get cap-add ALL "
                 "minus SYS_RESOURCE, seccomp/apparmor unconfined, device rule 'a *:* rwm'")
-            _fallback_told.append(True)
         options = dict(DIND_FALLBACK_OPTIONS)
     if system.cgroup_v2():
         options["cgroupns"] = "private"  # the entrypoint delegates controllers inside it
