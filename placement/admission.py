@@ -28,7 +28,6 @@ import math
 import os
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import highspy
@@ -38,6 +37,7 @@ import numpy as np
 from .algorithms._highs import binary_lp, quiet_highs
 from .algorithms.milp import _simple_path
 from .base import check_placement
+from .admitted import Admission
 from .errors import ChainError
 from .metrics import BANDWIDTH_WEIGHT, LATENCY_WEIGHT, cost, revenue
 from .model import BW, CPU, DELAY, MEM, VNF, Chain, Embedding, Placement
@@ -66,33 +66,6 @@ TIE_WEIGHT = 1e-7
 Small enough that revenue decides (the reported bound adds it back, so it
 stays valid), large enough to steer HiGHS towards cheap embeddings.
 """
-
-
-@dataclass
-class Admission:
-    """Which chains of a batch are accepted, where they run, and how good that is.
-
-    ``revenue`` is the accepted revenue (the objective), ``bound`` an upper
-    bound on the best possible (the MILP's dual bound; NaN for a heuristic),
-    ``gap = (bound - revenue) / bound``.  ``cost`` is the
-    :func:`~placement.metrics.cost` of the accepted embeddings.  ``status``
-    is HiGHS's model status (``"Optimal"`` when proved) or ``"heuristic"``.
-    """
-
-    placement: Placement
-    rejected: list[str]
-    revenue: float
-    bound: float = math.nan
-    gap: float = math.nan
-    status: str = "heuristic"
-    solve_time: float = 0.0
-    cost: float = 0.0
-    info: dict = field(default_factory=dict)
-
-    @property
-    def accepted(self) -> list[str]:
-        """Ids of the accepted chains."""
-        return list(self.placement.embeddings)
 
 
 # --------------------------------------------------------------------- instances
@@ -839,7 +812,7 @@ def _warm_start(substrate, chains, algorithms):
     """The better of :func:`best_heuristic` over ``algorithms`` and the density packer (None if no algorithms)."""
     if not algorithms:
         return None
-    from .packing import admit_by_density  # packing imports this module
+    from .packing import admit_by_density  # packing builds on admit(): imported where used
 
     runs = [best_heuristic(substrate, chains, algorithms), admit_by_density(substrate, chains, seed=0)]
     return max(runs, key=lambda a: (a.revenue, -a.cost))

@@ -17,7 +17,7 @@ import time
 import networkx as nx
 import numpy as np
 
-from .admission import Admission
+from .admitted import Admission
 from .algorithms._sequential import SequentialPlacement
 from .base import PlacementAlgorithm, _check_chains, get_algorithm
 from .errors import ChainError, Infeasible
@@ -230,7 +230,7 @@ def admit_by_density(
     :data:`PACKING_GREEDY`.  Each chain is always placed
     with its own seed drawn from ``seed``, so the result is deterministic per
     seed.  ``substrate`` is not modified.  The returned
-    :class:`~placement.admission.Admission` holds the accepted embeddings (they
+    :class:`~placement.admitted.Admission` holds the accepted embeddings (they
     pass :func:`~placement.base.validate_placement` for the accepted chains),
     the rejected ids, the revenue and cost; ``info`` has ``order`` (the
     winning start), ``exchanges`` (kept), ``ms_per_chain`` (wall) and
