@@ -7,7 +7,8 @@ meanwhile.  Per placement, step and chain the results hold offered and
 achieved rate, p50/p90/p99 (from the generator's per-second histograms of
 the step, its first ``settle_s`` left out), errors, the CPU of each VNF, and
 the model's round trip (calibrated, load-free) with its error at that load,
-and the capacity the calibrated CPU costs predict (:func:`predicted_capacity`).
+the capacity the calibrated CPU costs predict (:func:`predicted_capacity`), and
+the CPU the whole machine used (was the host itself the bottleneck?).
 The *knee* of a placement is its first step where the chains are no longer
 served: achieved below 95% of offered, more than 1% errors, or p99 above
 ``knee_factor`` times the lowest step's (or than ``knee_factor`` x 2 ms).  Its *saturation rate* is the step
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import networkx as nx
@@ -202,6 +204,13 @@ def predicted_capacity(g, chains, placement, cpu_ms_per_request: dict, vnf_cpu: 
     return rate
 
 
+def machine_cpu_per_step(telemetry: pd.DataFrame, windows) -> dict[int, float]:
+    """Mean CPU (cores) the whole machine used in each step's counted seconds: was the host the bottleneck?"""
+    cpu = telemetry[(telemetry.metric == "cpu_cores") & (telemetry.entity_kind == "machine")]
+    return {step: float(cpu[(cpu.time_s >= t_from) & (cpu.time_s < t_to)]["value"].mean())
+            for step, _, t_from, t_to in windows}
+
+
 def vnf_cpu_per_step(telemetry: pd.DataFrame, windows) -> pd.DataFrame:
     """Mean CPU (cores) of every VNF in each step's counted seconds."""
     cpu = telemetry[(telemetry.metric == "cpu_cores") & (telemetry.entity_kind == "vnf")]
@@ -307,6 +316,8 @@ def run_saturation(cfg) -> pd.DataFrame:
             {r.vnf: round(r.cpu_cores, 4) for r in cpu[(cpu.step == s) & (cpu.chain_id == c)].itertuples()})
             for s, c in zip(steps.step, steps.chain_id)]
         steps["servers"] = steps.chain_id.map(lambda c: ",".join(placement.embeddings[c].servers))
+        steps["machine_cpu_cores"] = steps.step.map(machine_cpu_per_step(telemetry, windows))
+        steps["machine_cores"] = os.cpu_count()
         saturation, knee_rate = knee(steps, float(params.get("knee_factor", 5.0)))
         capacity = predicted_capacity(g, chains, placement, calibration.cpu_ms_per_request,
                                       float(params.get("vnf_cpu", 0.25)))

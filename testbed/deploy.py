@@ -27,7 +27,7 @@ from testbed.plan import build_plan
 from testbed.runtime import Run
 from testbed.system import TestbedError, parallel
 from testbed.loadgen import LoadError, LoadResult, Profile, constant, parse, run_args
-from testbed.telemetry import Sampler, Source
+from testbed.telemetry import Sampler, Source, machine_source
 from testbed.vnfs.catalogue import CatalogueError, implementation
 
 # Servers as these host classes; behaviour that differs by kind lives in the classes.
@@ -368,8 +368,9 @@ class Testbed:
         return self._sources
 
     def sampler(self, hz: float = 10.0) -> Sampler:
-        """A telemetry sampler of every VNF and server; :meth:`load` adds its clients to it."""
-        return Sampler(self.telemetry_sources(), hz=hz)
+        """A telemetry sampler of every VNF and server, and of the machine itself; :meth:`drive` adds the
+        clients."""
+        return Sampler([*self.telemetry_sources(), machine_source()], hz=hz)
 
     def drive(self, profile: Profile, *, chains=None, sampler: Sampler | None = None, connections: int = 64,
               new_connection: bool = False, body_bytes: int = 0, attack_share: float = 0.0, seed: int = 0,

@@ -5,7 +5,8 @@ container: CPU time and memory of everything in it), or a set of processes
 (a VNF that is a plain process, a load generator), and the ``/proc/<pid>/net/dev``
 of its network namespace.  A :class:`Sampler` reads every source at a fixed
 rate (10 Hz by default) in a thread of its own and turns the counters into a
-tidy frame: time, entity kind, entity, metric, value, with metrics
+tidy frame: time, entity kind, entity, metric, value (kinds ``vnf``,
+``server``, ``client`` and ``machine``: the host itself), with metrics
 ``cpu_cores``, ``memory_mib``, ``rx_mbit_s``, ``tx_mbit_s``, ``rx_pkt_s`` and
 ``tx_pkt_s``.  Reading a few small files per entity is cheap enough to keep
 up with 100 entities at 10 Hz on two cores.
@@ -14,6 +15,7 @@ up with 100 entities at 10 Hz on two cores.
 from __future__ import annotations
 
 import os
+import platform
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +45,12 @@ class Source:
     cgroup: dict[str, Path] = field(default_factory=dict)
     pids: tuple[int, ...] = ()
     netns_pid: int | None = None
+    whole_machine: bool = False  # the machine itself: all its CPUs and memory (kind "machine")
+
+
+def machine_source() -> Source:
+    """The machine the testbed runs on, so a reader can see whether the host itself was the bottleneck."""
+    return Source("machine", platform.node(), whole_machine=True)
 
 
 def cgroup_dirs(pid: int, *, prefix: str = "") -> dict[str, Path]:
@@ -99,8 +107,17 @@ def _stat_value(text: str, key: str) -> int:
     return 0
 
 
+_TICK_NS = 1e9 / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_ns(source: Source) -> int | None:
-    """CPU time used so far, in ns."""
+    """CPU time used so far, in ns (for the machine: every CPU's time not idle)."""
+    if source.whole_machine:
+        text = _read("/proc/stat")
+        if text is None:
+            return None
+        ticks = [int(v) for v in text.split("\n", 1)[0].split()[1:]]
+        return int((sum(ticks[:8]) - ticks[3] - ticks[4]) * _TICK_NS)  # all but idle and iowait; no guest twice
     directory = source.cgroup.get("cpu")
     if directory is not None:
         if system.cgroup_v2():
@@ -123,6 +140,12 @@ def cpu_ns(source: Source) -> int | None:
 
 def memory_bytes(source: Source) -> int | None:
     """Memory in use, without the reclaimable file cache (as ``docker stats`` counts it)."""
+    if source.whole_machine:
+        info = dict(line.split(":", 1) for line in (_read("/proc/meminfo") or "").splitlines() if ":" in line)
+        try:
+            return (int(info["MemTotal"].split()[0]) - int(info["MemAvailable"].split()[0])) * 1024
+        except (KeyError, ValueError):
+            return None
     directory = source.cgroup.get("memory")
     if directory is not None:
         if system.cgroup_v2():

@@ -126,9 +126,10 @@ def test_saturation_study_on_the_testbed(run_cfg, tmp_path):
     assert co.knee_rps.iloc[0] in (120.0, 1500.0)  # 1500/s per chain is far past 0.5 core for four VNFs
     cpu = json.loads(co[(co.step == 1) & (co.chain_id == "c0")].vnf_cpu_cores.iloc[0])
     assert set(cpu) == {"c0-1-firewall", "c0-2-ids"} and all(v > 0.01 for v in cpu.values()), cpu
+    assert ((df.machine_cpu_cores > 0) & (df.machine_cpu_cores <= df.machine_cores + 0.1)).all()
     telemetry = pd.read_parquet(tmp_path / TELEMETRY_FILE)
     assert {"run_id", "time_s", "entity_kind", "entity", "metric", "value", "placement"} <= set(telemetry.columns)
-    assert set(telemetry.entity_kind) == {"vnf", "server", "client"}
+    assert set(telemetry.entity_kind) == {"vnf", "server", "client", "machine"}
     assert len(pd.read_parquet(tmp_path / LATENCY_FILE)) >= 2 * 2 * 6
     for stem in ("load_over_time", "latency_vs_load"):
         assert (tmp_path / f"{stem}.png").stat().st_size > 10_000

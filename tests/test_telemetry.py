@@ -8,7 +8,7 @@ import time
 import pytest
 
 from testbed import system
-from testbed.telemetry import COLUMNS, Sampler, Source, cgroup_dirs, cgroup_dirs_from, mean_by_entity
+from testbed.telemetry import COLUMNS, Sampler, Source, cgroup_dirs, cgroup_dirs_from, machine_source, mean_by_entity
 
 
 @pytest.fixture
@@ -66,3 +66,13 @@ def test_this_process_cgroup_is_found_and_readable():
 def test_a_bad_rate_is_refused():
     with pytest.raises(ValueError, match="telemetry rate"):
         Sampler([], hz=0)
+
+
+def test_the_machine_itself_is_sampled(busy_and_idle):
+    with Sampler([machine_source()], hz=10) as sampler:
+        time.sleep(1.0)
+    frame = sampler.frame()
+    cpu = mean_by_entity(frame, "cpu_cores", t_from=0.2)[machine_source().name]
+    assert 0.3 < cpu <= os.cpu_count() + 0.1, cpu  # the busy loop at least; never more than every core
+    assert 100 < mean_by_entity(frame, "memory_mib")[machine_source().name] < 2**30
+    assert set(frame.entity_kind) == {"machine"}
