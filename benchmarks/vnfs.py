@@ -31,6 +31,7 @@ from placement.model import VNF, Chain, Embedding, Placement  # noqa: E402
 from placement.topologies import line  # noqa: E402
 from testbed.deploy import Testbed  # noqa: E402
 from testbed.loadgen import constant  # noqa: E402
+from testbed.telemetry import mean_by_entity  # noqa: E402
 
 CASES = [(None, "none"), ("load_balancer", "haproxy"), ("waf", "nginx-modsecurity"), ("cache", "varnish"),
          ("firewall", "nftables"), ("monitor", "ndpi"), ("firewall", "light")]
@@ -42,8 +43,7 @@ def step(tb, rate: float, seconds: float, connections: int) -> dict:
         result = tb.drive(constant(rate, seconds), connections=connections)["c0"]
     frame = sampler.frame(t0=result.summary["started_monotonic"])
     sec = result.seconds
-    cpu = frame[(frame.entity_kind == "vnf") & (frame.metric == "cpu_cores") & (frame.time_s > 0.5)
-                & (frame.time_s <= seconds)]["value"].mean()
+    cpu = mean_by_entity(frame[frame.entity_kind == "vnf"], "cpu_cores", 0.5, seconds).mean()
     failed = int(sec.errors.sum() + sec.timeouts.sum() + sec.other.sum())
     return {"rate": rate, "achieved": sec.ok.sum() / seconds, "error_share": failed / max(sec.offered.sum(), 1),
             "p50": result.quantile(0.5), "p99": result.quantile(0.99), "cpu": cpu, "late": int(sec.late.sum())}

@@ -33,6 +33,7 @@ from placement.errors import Infeasible
 from placement.model import DELAY, VNF, Chain, Embedding, Placement
 from placement.topologies import line
 from placement.workload import DEFAULT_CATALOGUE
+from testbed.telemetry import mean_by_entity
 from testbed.vnfs.catalogue import CATALOGUE
 
 from .report.figures import plot_saturation, styled
@@ -117,18 +118,9 @@ def step_windows(rates, step_s: float, settle_s: float) -> list[tuple[int, float
 
 def merged_percentiles(hists, qs=(0.5, 0.9, 0.99)) -> list[float]:
     """Percentiles (ms) of the union of per-second histograms (the generator's ``[bucket low µs, count]`` pairs)."""
-    from testbed.loadgen import bucket_width
+    from testbed.loadgen import hist_quantiles
 
-    counts: dict[int, int] = {}
-    for hist in hists:
-        for low, count in hist:
-            counts[int(low)] = counts.get(int(low), 0) + int(count)
-    if not counts:
-        return [float("nan")] * len(qs)
-    lows = np.array(sorted(counts))
-    cumulative = np.cumsum([counts[low] for low in lows])
-    picks = [lows[min(len(lows) - 1, np.searchsorted(cumulative, q * cumulative[-1], side="left"))] for q in qs]
-    return [(int(low) + bucket_width(int(low)) / 2) / 1000 for low in picks]
+    return hist_quantiles(hists, qs)
 
 
 def step_table(seconds: pd.DataFrame, windows) -> pd.DataFrame:
@@ -206,19 +198,17 @@ def predicted_capacity(g, chains, placement, cpu_ms_per_request: dict, vnf_cpu: 
 
 def machine_cpu_per_step(telemetry: pd.DataFrame, windows) -> dict[int, float]:
     """Mean CPU (cores) the whole machine used in each step's counted seconds: was the host the bottleneck?"""
-    cpu = telemetry[(telemetry.metric == "cpu_cores") & (telemetry.entity_kind == "machine")]
-    return {step: float(cpu[(cpu.time_s >= t_from) & (cpu.time_s < t_to)]["value"].mean())
+    machine = telemetry[telemetry.entity_kind == "machine"]
+    return {step: float(mean_by_entity(machine, "cpu_cores", t_from, t_to).mean())
             for step, _, t_from, t_to in windows}
 
 
 def vnf_cpu_per_step(telemetry: pd.DataFrame, windows) -> pd.DataFrame:
     """Mean CPU (cores) of every VNF in each step's counted seconds."""
-    cpu = telemetry[(telemetry.metric == "cpu_cores") & (telemetry.entity_kind == "vnf")]
-    rows = []
-    for step, _, t_from, t_to in windows:
-        sel = cpu[(cpu.time_s >= t_from) & (cpu.time_s < t_to)]
-        for entity, value in sel.groupby("entity")["value"].mean().items():
-            rows.append({"step": step, "vnf": entity, "cpu_cores": float(value)})
+    vnfs = telemetry[telemetry.entity_kind == "vnf"]
+    rows = [{"step": step, "vnf": entity, "cpu_cores": float(value)}
+            for step, _, t_from, t_to in windows
+            for entity, value in mean_by_entity(vnfs, "cpu_cores", t_from, t_to).items()]
     return pd.DataFrame(rows, columns=["step", "vnf", "cpu_cores"])
 
 
@@ -350,7 +340,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     for name, rows_ in df.groupby("placement", sort=False):
         low = rows_[rows_.step == rows_.step.min()]
         sat = rows_.saturation_rps.iloc[0]
-        at = rows_[rows_.offered_rps == sat] if sat == sat and sat is not None else low
+        at = rows_[rows_.offered_rps == sat] if pd.notna(sat) else low
         rows.append({"placement": name, "servers": " | ".join(sorted(set(rows_.servers))),
                      "predicted_rps": rows_.predicted_capacity_rps.iloc[0],
                      "saturation_rps": sat, "knee_rps": rows_.knee_rps.iloc[0],

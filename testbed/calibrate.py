@@ -112,6 +112,7 @@ def calibrate(catalogue=DEFAULT_CATALOGUE, *, host_kind="dind", requests=50, ima
     """
     from testbed.deploy import Testbed  # lazy: reading a calibration needs neither Mininet nor Docker
     from testbed.loadgen import constant
+    from testbed.telemetry import mean_by_entity
 
     g = nx.Graph()
     g.add_node("srv0", **{KIND: SERVER, CPU: 2.0, MEM: 4096.0})
@@ -129,8 +130,7 @@ def calibrate(catalogue=DEFAULT_CATALOGUE, *, host_kind="dind", requests=50, ima
                 result = tb.drive(constant(load_rps, load_s), chains=[f"t-{t}"], connections=8)[f"t-{t}"]
             frame = sampler.frame(t0=result.summary["started_monotonic"])
             vnf = next(s.name for s in tb.plan.vnfs if s.chain_id == f"t-{t}")
-            cpu = frame[(frame.entity == vnf) & (frame.metric == "cpu_cores") & (frame.time_s > 0.5)
-                        & (frame.time_s <= load_s)]["value"].mean()
+            cpu = mean_by_entity(frame, "cpu_cores", 0.5, load_s).get(vnf, float("nan"))
             served = result.seconds["ok"].sum() / load_s
             cost[t] = float(cpu * 1000 / served) if served else float("nan")
     calibration = Calibration(

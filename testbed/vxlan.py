@@ -95,9 +95,8 @@ def open_end(vni: int, node_netns, intf: str, *, local_ip: str, remote_ip: str, 
         system.run(_ip(underlay_ns, "link", "add", vx, "type", "vxlan", "id", str(vni), "local", local_ip,
                        "remote", remote_ip, "dstport", str(VXLAN_PORT), "nolearning"))
         end.devices.append(vx)
-        netns_target = node_netns if isinstance(node_netns, str) or node_netns is None else str(node_netns)
         system.run(_ip(underlay_ns, "link", "add", peer, "mtu", inner_mtu, "type", "veth", "peer", "name", intf,
-                       "mtu", inner_mtu, *(["netns", netns_target] if netns_target is not None else [])))
+                       "mtu", inner_mtu, *(["netns", str(node_netns)] if node_netns is not None else [])))
         end.devices.append(peer)
         system.run(_ip(underlay_ns, "link", "set", vx, "mtu", inner_mtu, "up"))
         system.run(_ip(underlay_ns, "link", "set", peer, "up"))

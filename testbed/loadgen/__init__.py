@@ -256,19 +256,28 @@ class LoadResult:
 
     def quantile(self, q: float, t0: float = 0, t1: float = math.inf) -> float:
         """Latency quantile (ms) of the requests due in seconds [t0, t1), from the merged histograms."""
-        hist: dict[int, int] = {}
-        for pairs in self.seconds.loc[(self.seconds.second >= t0) & (self.seconds.second < t1), "hist"]:
-            for low, count in pairs:
-                hist[low] = hist.get(low, 0) + count
-        total = sum(hist.values())
-        if not total:
-            return math.nan
-        seen = 0
-        for low in sorted(hist):
-            seen += hist[low]
+        sel = self.seconds.loc[(self.seconds.second >= t0) & (self.seconds.second < t1), "hist"]
+        return hist_quantiles(sel, (q,))[0]
+
+
+def hist_quantiles(hists, qs=(0.5, 0.9, 0.99)) -> list[float]:
+    """Latency quantiles (ms) of the union of per-second histograms (``[bucket low µs, count]`` pairs);
+    NaN where they hold no request."""
+    merged: dict[int, int] = {}
+    for pairs in hists:
+        for low, count in pairs:
+            merged[int(low)] = merged.get(int(low), 0) + int(count)
+    total = sum(merged.values())
+    out = []
+    for q in qs:
+        seen, value = 0, math.nan
+        for low in sorted(merged):
+            seen += merged[low]
             if seen >= q * total:
-                return (low + bucket_width(low) / 2) / 1000
-        return math.nan  # unreachable: seen reaches total
+                value = (low + bucket_width(low) / 2) / 1000
+                break
+        out.append(value if total else math.nan)
+    return out
 
 
 def bucket_width(low: int) -> int:
