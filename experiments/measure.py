@@ -71,6 +71,9 @@ def _measured_columns(measured: dict | None, info: dict) -> dict:
         host_kind=info.get("host_kind"),
         testbed_run_id=info.get("run_id"),
     )
+    if "machine_util" in info:  # a run over several machines: where each VNF ran, and how busy each machine was
+        row["machines"] = json.dumps(measured.get("machines") if measured else None)
+        row["machine_util"] = json.dumps(info["machine_util"])
     if measured is not None:
         row.update({column: measured.get(key, row[column]) for key, column in MEASURED_COLUMNS.items()})
         row["vnf_counters"] = json.dumps(measured.get("vnf_counters") or {})
@@ -95,7 +98,11 @@ def deploy_and_measure(substrate, chains, rows, placement: Placement, testbed_cf
     ``testbed.deploy.Testbed`` (servers of kind ``testbed_cfg.kind``, images
     ``testbed_cfg.images``, link delay by ``testbed_cfg.delay``), sends
     ``testbed_cfg.requests`` requests per chain, and tears the testbed down
-    (also on failure).  With nothing placed, nothing is deployed.
+    (also on failure).  With ``testbed_cfg.machines`` set, the testbed spans
+    the machines of a Ray cluster (``testbed.cluster.ClusterTestbed``) and
+    rows also get each VNF's machine (``machines``) and each machine's
+    utilisation while measuring (``machine_util``).  With nothing placed,
+    nothing is deployed.
     """
     if not placement.embeddings:
         return [{**row, **not_measured()} for row in rows]
@@ -103,11 +110,18 @@ def deploy_and_measure(substrate, chains, rows, placement: Placement, testbed_cf
     from testbed.images import ImageNames
 
     deployed = [c for c in chains if c.id in placement.embeddings]
-    images = ImageNames(**OmegaConf.to_container(testbed_cfg.images, resolve=True))
-    with Testbed(
-        substrate, deployed, placement, host_kind=testbed_cfg.kind, images=images, delay=testbed_cfg.delay,
-        vnf_impl=dict(testbed_cfg.vnf_impl), log=log,
-    ) as tb:
+    options = dict(host_kind=testbed_cfg.kind, delay=testbed_cfg.delay, vnf_impl=dict(testbed_cfg.vnf_impl), log=log,
+                   images=ImageNames(**OmegaConf.to_container(testbed_cfg.images, resolve=True)))
+    machines = testbed_cfg.get("machines")
+    if machines is not None:  # over the machines of a Ray cluster
+        from testbed.cluster import ClusterTestbed
+
+        machines = OmegaConf.to_container(machines) if OmegaConf.is_config(machines) else machines
+        testbed = ClusterTestbed(substrate, deployed, placement, machines=machines, address=testbed_cfg.get("address"),
+                                 budget_override=testbed_cfg.get("budget_override", False), **options)
+    else:
+        testbed = Testbed(substrate, deployed, placement, **options)
+    with testbed as tb:
         measured = {m["chain_id"]: m for m in tb.measure(requests=testbed_cfg.requests)}
         info = dict(tb.info)
     model, rtt = latency_model(substrate, deployed, placement, info["host_kind"], info["delay_mechanism"],

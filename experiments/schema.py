@@ -38,6 +38,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from hydra.errors import CompactHydraException, InstantiationException
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from omegaconf import MISSING, DictConfig, ListConfig
 from placement.numeric import is_number
 from testbed.images import ImageNames  # imports neither Mininet nor Docker
@@ -114,6 +115,13 @@ class TestbedConfig:
     vnf_impl: dict[str, str] = field(default_factory=lambda: {vnf_type: "light" for vnf_type in CATALOGUE})
     """Implementation per VNF type (``testbed.vnfs.catalogue``), every known type listed so that
     ``testbed.vnf_impl.waf=nginx-modsecurity`` overrides one; types not listed run ``light``."""
+    machines: Any = None
+    """None: this machine alone.  ``auto``: every machine of the Ray cluster, a list: those machines, a
+    mapping: substrate node -> machine (``testbed.cluster.ClusterTestbed``)."""
+    address: Any = None
+    """The Ray cluster of ``machines`` (None: ``RAY_ADDRESS``, then the local ``ray start``)."""
+    budget_override: bool = False
+    """Build a machine's share even where its cores or memory fall short (``testbed.budget``)."""
 
 
 @dataclass
@@ -236,6 +244,18 @@ def _top_level_problems(cfg) -> list[str]:
     return [p for p in checks if p]
 
 
+def _machines_problem(machines):
+    """``testbed.machines``: None, auto, a list of machine names, or a mapping of substrate nodes to machines."""
+    if machines is None or machines == "auto":
+        return None
+    if OmegaConf.is_list(machines) and machines and all(isinstance(m, str) and m for m in machines):
+        return None
+    if OmegaConf.is_dict(machines) and machines and all(isinstance(m, str) and m for m in machines.values()):
+        return None
+    return (f"testbed.machines={machines!r}: use null (this machine), auto (every machine of the Ray cluster), "
+            "a list of machine names, or a mapping of substrate nodes to machine names")
+
+
 def _testbed_problems(tb) -> list[str]:
     problems = _unknown_key_problems(tb, TestbedConfig, "testbed.")
     problems += _unknown_key_problems(tb.images, ImagesConfig, "testbed.images.")
@@ -246,6 +266,8 @@ def _testbed_problems(tb) -> list[str]:
         _choice_problem("testbed.delay", tb.delay, DELAY_MECHANISMS),
         _int_problem("testbed.requests", tb.requests, 1),
         _bool_problem("testbed.images.pull", tb.images.pull),
+        _bool_problem("testbed.budget_override", tb.get("budget_override", False)),
+        _machines_problem(tb.get("machines")),
     ]
     problems = [p for p in checks if p]
     for name in ("base", "dind", "vnf"):

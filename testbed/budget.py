@@ -269,8 +269,8 @@ def shares_of(substrate, mapping: Mapping, chains: Iterable = (), placement=None
     """Each machine's :class:`Share` of a substrate partitioned by ``mapping`` (node -> machine).
 
     A delayed link's relay (``relays``: user-space delay, no netem) runs on
-    one machine: the machine of its end when both ends are on one, else the
-    first of its two machines by name (the design in docs/multihost.md).
+    the machine of its ends; a cut link has one on each of its two machines,
+    each relaying half the delay (:mod:`testbed.vxlan`).
     Clients count where their chain's ingress is, sinks where its egress is.
     """
     from placement.model import DELAY, KIND, SERVER
@@ -288,7 +288,8 @@ def shares_of(substrate, mapping: Mapping, chains: Iterable = (), placement=None
     if relays:
         for u, v, data in substrate.edges(data=True):
             if float(data.get(DELAY, 0.0)) > 0:
-                add(min(mapping[u], mapping[v]), "relays")
+                for machine in {mapping[u], mapping[v]}:
+                    add(machine, "relays")
     if placement is not None:
         by_id = {chain.id: chain for chain in chains}
         for chain_id, embedding in placement.embeddings.items():

@@ -44,11 +44,17 @@ def remove_containers(client, run_id: str | None) -> int:
             c.remove(force=True, v=True)
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: another cleanup is removing it already
+                raise
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(remove, containers))
     for volume in client.volumes.list(filters={"label": label}):
-        volume.remove(force=True)
+        try:
+            volume.remove(force=True)
+        except docker.errors.NotFound:
+            pass
     return len(containers)
 
 
@@ -74,6 +80,10 @@ def remove_run(run_id: str, docker_client=None) -> dict:
     done["netns"] = len(netns)
     for link in resources.get("links", []):
         system.run(["ip", "link", "del", link], check=False)
+    live = set(system.netns_list())
+    for netns, link in resources.get("underlay_links", []):  # a cut link's devices in a machine's underlay
+        if not netns or netns in live:
+            system.run(["ip", *(["-n", netns] if netns else []), "link", "del", link], check=False)
     if resources.get("ovs_bridges") and shutil.which("ovs-vsctl"):
         for bridge in resources["ovs_bridges"]:
             system.run(["ovs-vsctl", "--if-exists", "del-br", bridge], check=False)
@@ -101,12 +111,18 @@ def remove_build_leftovers() -> int:
     return removed
 
 
-def remove_all(docker_client=None) -> dict:
-    """Remove every run's leftovers: by manifest, label and ``sfcbench-`` prefix."""
-    client = _docker(docker_client)
+def run_ids_here() -> list[str]:
+    """Ids of the runs that left something on this machine: a manifest, a namespace or a cgroup."""
     run_ids = set(Manifest.run_ids())
     run_ids |= {ns[len(PREFIX) + 1:] for ns in system.netns_list() if ns.startswith(PREFIX + "-")}
     run_ids |= {p.name[len(PREFIX) + 1:] for p in system.cgroup_dirs(PREFIX + "-")}
+    return sorted(run_ids)
+
+
+def remove_all(docker_client=None) -> dict:
+    """Remove every run's leftovers: by manifest, label and ``sfcbench-`` prefix."""
+    client = _docker(docker_client)
+    run_ids = run_ids_here()
     total = {"runs": len(run_ids), "containers": remove_containers(client, None),
              "build_dirs": remove_build_leftovers()}
     for run_id in sorted(run_ids):

@@ -122,9 +122,9 @@ def test_shares_of_a_partitioned_substrate():
     paths = (("srv0", "srv1"), ("srv1", "srv2"), ("srv2", "srv3"))
     placement = Placement({"c": Embedding("c", ("srv1", "srv2"), paths)})
     shares = shares_of(G, mapping, [chain], placement)
-    # the cross link srv1-srv2 has its relay on machine a, the first by name
+    # the cross link srv1-srv2 has a relay at each end, each with half its delay
     assert shares["a"] == Share(servers=2, vnfs=1, vnf_cpu=2.0, vnf_mem=256, relays=2, clients=1)
-    assert shares["b"] == Share(servers=2, vnfs=1, vnf_cpu=1.0, vnf_mem=128, relays=1, sinks=1)
+    assert shares["b"] == Share(servers=2, vnfs=1, vnf_cpu=1.0, vnf_mem=128, relays=2, sinks=1)
     assert shares_of(G, mapping, relays=False)["a"].relays == 0  # netem delays in the kernel: no relays
 
 

@@ -103,7 +103,9 @@ def test_testbed_option_has_every_field(compose, name):
     cfg = compose(f"testbed={name}")
     check_config(cfg)
     assert cfg.testbed.kind == name
-    assert set(cfg.testbed) == {"kind", "images", "delay", "requests", "vnf_impl"}
+    assert set(cfg.testbed) == {"kind", "images", "delay", "requests", "vnf_impl", "machines", "address",
+                                "budget_override"}
+    assert cfg.testbed.machines is None  # this machine alone, unless a cluster is asked for
     assert set(cfg.testbed.images) == {"base", "dind", "vnf", "pull"}
     assert set(cfg.testbed.vnf_impl.values()) == {"light"}  # real software only when asked for
     images = importlib.import_module("testbed.images").ImageNames(**OmegaConf.to_container(cfg.testbed.images))
@@ -277,3 +279,15 @@ def test_a_request_rate_takes_the_costs_from_this_machines_calibration(compose, 
     _, chains = build_instance(compose("+workload.request_rate=100"))
     ids = [v.cpu for c in chains for v in c.vnfs if v.type == "ids"]
     assert ids and ids == pytest.approx([0.2] * len(ids))
+
+
+@pytest.mark.parametrize("machines, ok", [("auto", True), ("[m1,m2]", True), ("{srv0:m1,srv1:m2}", True),
+                                          ("5", False), ("[]", False), ("everything", False)])
+def test_testbed_machines_takes_auto_a_list_or_a_mapping(compose, machines, ok):
+    cfg = compose(f"testbed.machines={machines}")
+    if ok:
+        check_config(cfg)
+    else:
+        with pytest.raises(ConfigError, match="testbed.machines=.*use null \\(this machine\\), auto"):
+            check_config(cfg)
+
