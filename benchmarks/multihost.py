@@ -82,7 +82,8 @@ def main(argv=None) -> int:
         t0 = time.monotonic()
         with LocalCluster(names, cpus=2):
             started = time.monotonic() - t0
-            runs = [once(ClusterTestbed(g, placed, placement, machines=names, log=lambda *_: None), placed)
+            runs = [once(ClusterTestbed(g, placed, placement, machines=names, budget_override=True,
+                                        log=lambda *_: None), placed)
                     for _ in range(args.repeat)]
         up, down = report(f"{k} Ray node{'s' if k > 1 else ''}", runs)
         print(f"{'':<24} (Ray nodes started in {started:.1f} s; overhead over no Ray: "

@@ -112,18 +112,25 @@ def deploy_and_measure(substrate, chains, rows, placement: Placement, testbed_cf
     deployed = [c for c in chains if c.id in placement.embeddings]
     options = dict(host_kind=testbed_cfg.kind, delay=testbed_cfg.delay, vnf_impl=dict(testbed_cfg.vnf_impl), log=log,
                    images=ImageNames(**OmegaConf.to_container(testbed_cfg.images, resolve=True)))
-    machines = testbed_cfg.get("machines")
+    machines, machine_lost = testbed_cfg.get("machines"), ()  # () catches nothing
     if machines is not None:  # over the machines of a Ray cluster
-        from testbed.cluster import ClusterTestbed
+        from testbed.cluster import ClusterTestbed, MachineLost
+
+        machine_lost = MachineLost
 
         machines = OmegaConf.to_container(machines) if OmegaConf.is_config(machines) else machines
         testbed = ClusterTestbed(substrate, deployed, placement, machines=machines, address=testbed_cfg.get("address"),
                                  budget_override=testbed_cfg.get("budget_override", False), **options)
     else:
         testbed = Testbed(substrate, deployed, placement, **options)
-    with testbed as tb:
-        measured = {m["chain_id"]: m for m in tb.measure(requests=testbed_cfg.requests)}
-        info = dict(tb.info)
+    try:
+        with testbed as tb:
+            measured = {m["chain_id"]: m for m in tb.measure(requests=testbed_cfg.requests)}
+            info = dict(tb.info)
+    except machine_lost as exc:  # a machine died mid-run: the others were torn down and cleaned up
+        log(f"testbed: {exc}; every chain of this repetition is recorded as failed")
+        lost = {**not_measured(), "status": "error", "reason": str(exc), "testbed_run_id": testbed.info.get("run_id")}
+        return [{**row, **(lost if row["chain_id"] in placement.embeddings else not_measured())} for row in rows]
     model, rtt = latency_model(substrate, deployed, placement, info["host_kind"], info["delay_mechanism"],
                                dict(testbed_cfg.vnf_impl))
     out = []

@@ -34,6 +34,10 @@ from testbed.plan import build_plan
 from testbed.system import TestbedError
 
 
+class MachineLost(TestbedError):
+    """A machine (its Ray node, or the actor building its share) died during a cluster run."""
+
+
 def connect(address: str | None = None):
     """The ``ray`` module, connected to the cluster at ``address`` (default: ``RAY_ADDRESS``, then the
     cluster that ``ray start`` left on this machine); one clear error when there is none."""
@@ -273,17 +277,18 @@ class ClusterTestbed(ChainMeasurements):
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
-        results, failures = {}, []
+        results, failures, lost = {}, [], False
         for machine, ref in calls.items():
             try:
                 results[machine] = ray.get(ref)
             except RayActorError as exc:
-                failures.append(f"machine {machine} died during {phase}: {str(exc).splitlines()[0]}")
+                lost = True
+                failures.append(f"machine {machine} died during {phase}: {str(exc).strip().splitlines()[0]}")
             except RayTaskError as exc:
                 cause = exc.cause if getattr(exc, "cause", None) is not None else exc
                 failures.append(f"machine {machine}, {phase}: {cause}")
         if failures:
-            raise TestbedError("; ".join(failures))
+            raise (MachineLost if lost else TestbedError)("; ".join(failures))
         return results
 
     def start(self):
@@ -360,35 +365,32 @@ class ClusterTestbed(ChainMeasurements):
 
     # -- measurement primitives --------------------------------------------------------
 
-    def _actor_of(self, node: str):
-        return self.actors[self.node_machine[node]]
-
     def counters(self) -> dict:
-        import ray
-
         merged = {}
-        for part in ray.get([a.counters.remote() for a in self.actors.values()]):
+        for part in self._call("reading counters", {m: a.counters.remote() for m, a in self.actors.items()}).values():
             merged |= part
         return merged
+
+    def _ask(self, node: str, phase: str, method: str, *args):
+        """Call ``method`` of the actor of the machine that holds plan node ``node``."""
+        machine = self.node_machine[node]
+        return self._call(phase, {machine: getattr(self.actors[machine], method).remote(*args)})[machine]
 
     def request(self, chain_id: str, n: int = 1, path: str = "/", interval: float = 0.0,
                 warmup: int = 0) -> list[dict]:
         """As :meth:`testbed.deploy.Testbed.request`, sent by the chain's client on its machine."""
-        import ray
-
-        actor = self._actor_of(self.plan.clients[chain_id]["name"])
-        return ray.get(actor.request.remote(chain_id, n, path, interval, warmup))
+        return self._ask(self.plan.clients[chain_id]["name"], f"requests of chain {chain_id}", "request",
+                         chain_id, n, path, interval, warmup)
 
     def diagnose(self, chain_id: str) -> str | None:
-        import ray
-
         order = []
         for spec in self.plan.vnfs:
             machine = self.node_machine[spec.server]
             if spec.chain_id == chain_id and machine not in order:
                 order.append(machine)
         for machine in order:
-            fault = ray.get(self.actors[machine].diagnose.remote(chain_id))
+            call = {machine: self.actors[machine].diagnose.remote(chain_id)}
+            fault = self._call(f"diagnosis of chain {chain_id}", call)[machine]
             if fault:
                 return f"{fault} (machine {machine})"
         return None
@@ -408,9 +410,7 @@ class ClusterTestbed(ChainMeasurements):
 
     def cmd(self, node: str, command: str) -> str:
         """Run a shell command on plan node ``node`` (``s0``, ``r3``, ``c0``), on whichever machine holds it."""
-        import ray
-
-        return ray.get(self._actor_of(node).cmd.remote(node, command))
+        return self._ask(node, f"a command on {node}", "cmd", node, command)
 
     def machines_of(self, chain_id: str) -> list[str]:
         """The machine of each VNF of the chain, in chain order."""

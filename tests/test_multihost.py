@@ -119,6 +119,35 @@ def test_an_unknown_machine_is_refused_before_anything_starts(cluster):
             pass
 
 
+def test_an_underlay_that_does_not_reach_a_peer_is_refused_before_anything_starts(cluster):
+    from testbed.cluster import ClusterTestbed
+
+    g, chain, placement, mapping = two_machine_chain()
+    nic = ["ip", "-n", cluster.underlay["m2"], "link", "set", "nic"]
+    subprocess.run([*nic, "down"], check=True)
+    try:
+        with pytest.raises(TestbedError, match=r"the underlay does not join the machines: m1 \(10.98.0.1\) cannot "
+                                               r"reach m2 \(10.98.0.2\)"):
+            with ClusterTestbed(g, [chain], placement, machines=mapping, host_kind="process", log=lambda *_: None):
+                pass
+    finally:
+        subprocess.run([*nic, "up"], check=True)
+    assert [p for m in MACHINES for p in cluster.state[m].glob("*.json")] == []  # no share was started
+
+
+def test_a_machine_that_dies_mid_run_fails_the_run_and_the_others_clean_up(cluster):
+    from testbed.cluster import ClusterTestbed, MachineLost
+
+    g, chain, placement, mapping = two_machine_chain()
+    with pytest.raises(MachineLost, match="machine m2 died during"):
+        with ClusterTestbed(g, [chain], placement, machines=mapping, host_kind="process", log=lambda *_: None) as ctb:
+            run_id = ctb.info["run_id"]
+            assert ctb.measure(requests=2)[0]["status"] == "ok"
+            ray.kill(ctb.actors["m2"])  # as if its machine died: nothing of its share is torn down by it
+            ctb.measure(requests=2)
+    assert leftovers(cluster, run_id) == {}
+
+
 def test_no_cluster_is_one_clear_error():
     out = subprocess.run([sys.executable, "-m", "testbed.cluster", "cleanup", "--address", "127.0.0.1:1", "--all"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
