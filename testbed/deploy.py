@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from testbed import system
+from testbed.cleanup import remove_container
 from testbed.containernet import Containernet
 from testbed.images import ImageNames, ensure_image, ensure_images
 from testbed.nodes import UNPRIVILEGED, VNF_DIR, DinDHost, DockerHost, ProcessHost, SfcLink
@@ -302,7 +303,7 @@ class Testbed(ChainMeasurements):
         for image, programs in needs.items():
             probe = "; ".join(f"command -v {p} >/dev/null || echo {p}" for p in sorted(programs))
             container = self.run.docker.containers.create(
-                ensure_image(self.run.docker, image), ["-c", probe], entrypoint="sh", network_mode="none",
+                ensure_image(self.run.docker, image), ["-c", probe], entrypoint="sh", network_disabled=True,
                 labels=self.run.labels(node="probe"))
             try:
                 container.start()
@@ -311,7 +312,7 @@ class Testbed(ChainMeasurements):
             except Exception as exc:  # no sh in the image, or it does not start
                 raise TestbedError(f"cannot look into image {image!r} for {', '.join(sorted(programs))}: {exc}") from exc
             finally:
-                container.remove(force=True, v=True)  # v: the image's declared volumes too
+                remove_container(container)
             for impl in {i for i in filter(None, self.impls.values()) if (i.image or self.images.dind) == image}:
                 try:
                     impl.require(lambda p: p not in lacking)

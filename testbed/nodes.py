@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from testbed import system
+from testbed.cleanup import remove_container
 from testbed.system import TestbedError, parallel
 
 try:
@@ -286,7 +287,7 @@ def _probe_privileged(run, image: str) -> bool:
     if image not in _privileged_ok:
         import docker
 
-        probe = run.docker.containers.create(image, ["true"], privileged=True, network_mode="none",
+        probe = run.docker.containers.create(image, ["true"], privileged=True, network_disabled=True,
                                              name=f"{run.name}-probe", labels=run.labels(node="probe"))
         try:
             probe.start()
@@ -294,7 +295,7 @@ def _probe_privileged(run, image: str) -> bool:
         except docker.errors.APIError:
             _privileged_ok[image] = False
         finally:
-            probe.remove(force=True, v=True)
+            remove_container(probe)
     return _privileged_ok[image]
 
 
@@ -323,16 +324,22 @@ def create_container(run, name: str, image: str, command=None, *, kind: str = "d
                      cpu: float | None = None, mem: float | None = None, **docker_args):
     """Create and start the container behind a Docker host; return the docker-py object.
 
-    The container has no network but loopback (``network_mode=none``): its only
-    interfaces are the testbed's links, so no traffic can leave the emulation.
+    The container has no network but loopback: its only interfaces are the
+    testbed's links, so no traffic can leave the emulation.  It is made with
+    Docker's networking disabled rather than ``network_mode=none``: an empty
+    namespace all the same, but no endpoint on Docker's "none" network, which
+    Docker 20.10 deadlocks on when containers leave it at once (see
+    :data:`testbed.system.CONTAINER_REMOVAL`), and less work per container.
     ``cpu`` is in cores, ``mem`` in MiB.
     """
     import docker
 
     args = dict(
         name=f"{run.name}-{name}", hostname=name, detach=True, tty=True, stdin_open=True,
-        network_mode="none", labels=run.labels(node=name, kind=kind), init=False,
+        labels=run.labels(node=name, kind=kind), init=False,
     )
+    if "network_mode" not in docker_args:
+        args["network_disabled"] = True
     if _cgroupfs(run.docker):
         args["cgroup_parent"] = "/" + run.name
     if cpu:
@@ -599,16 +606,11 @@ class DockerHost(ServerBehaviour, RunNode, Host):
         self.shell.wait()
 
     def remove_container(self):
-        import docker
-
         try:
             container = self.container
         except Exception:  # its creation failed: nothing to remove here (cleanup finds strays by label)
             return
-        try:
-            container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
+        remove_container(container)
         self.run.manifest.remove("containers", container.name)
 
 

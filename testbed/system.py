@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -18,6 +19,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+CONTAINER_REMOVAL = threading.Lock()
+"""Held while Docker removes a container that has a network endpoint: one at a time.  Docker 20.10
+(Debian 12's) deadlocks when two containers leave the same network at once (moby#42545, a lock-order
+inversion between a leaving sandbox and the endpoint watch loop, fixed in 20.10.27): every API call then
+hangs until the daemon is restarted.  The testbed's own containers have networking disabled (no endpoint)
+and need no such care."""
 
 
 class TestbedError(RuntimeError):
