@@ -189,6 +189,9 @@ def batch_table(instances, seeds, time_limit):
         for algo in sorted(shares, key=lambda a: -statistics.mean(shares[a])):
             print(f"   {algo:<26} {statistics.mean(shares[algo]):>10.3f} {min(shares[algo]):>9.3f} "
                   f"{statistics.mean(ms[algo]):>8.2f}")
+        print(f"   admit_by_density per seed: "
+              + ", ".join(f"{s} {v:.3f}" + ("" if o.status == "Optimal" else " (unproved)")
+                          for s, v, o in zip(seeds, shares["admit_by_density"], opts)))
         own = [a for a in shares if _own(a.split(",")[0]) and statistics.mean(ms[a]) <= 5.0]
         if own:
             best = max(own, key=lambda a: statistics.mean(shares[a]))
