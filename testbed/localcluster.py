@@ -27,9 +27,10 @@ class LocalCluster:
     """A Ray head and ``machines`` on this machine, each with an underlay namespace; :meth:`close` removes all.
 
     ``address`` is the head's; this process is connected to it (``ray.init``) unless ``connect=False``.
+    ``env`` adds environment variables to a machine's node (to make one unlike the others).
     """
 
-    def __init__(self, machines=("m1", "m2"), *, cpus: float = 1, connect: bool = True):
+    def __init__(self, machines=("m1", "m2"), *, cpus: float = 1, connect: bool = True, env=None):
         import ray
         from ray.cluster_utils import Cluster
 
@@ -52,7 +53,8 @@ class LocalCluster:
             for m in self.machines:
                 self.cluster.add_node(**node, resources={f"sfcbench_machine:{m}": 1}, env_vars={
                     "SFCBENCH_STATE_DIR": str(self.state[m]), "SFCBENCH_UNDERLAY_NS": self.underlay[m],
-                    "SFCBENCH_UNDERLAY_IP": self.ip[m], "SFCBENCH_UNDERLAY_MTU": str(UNDERLAY_MTU)})
+                    "SFCBENCH_UNDERLAY_IP": self.ip[m], "SFCBENCH_UNDERLAY_MTU": str(UNDERLAY_MTU),
+                    **(env or {}).get(m, {})})
             self.cluster.wait_for_nodes()
             self.address = self.cluster.address
             if connect:

@@ -28,14 +28,16 @@ ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.testbed, skip_without_testbed]
 ROOT = Path(__file__).resolve().parents[1]
 MACHINES = ("m1", "m2")
+NO_DOCKER = "m3"  # a third machine whose Docker daemon does not answer
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A Ray head and machines m1, m2 with underlays joined like NICs on a LAN; all removed after."""
+    """A Ray head and machines m1, m2 (and m3, without Docker) with underlays joined like NICs on a LAN;
+    all removed after."""
     from testbed.localcluster import LocalCluster
 
-    with LocalCluster(MACHINES) as c:
+    with LocalCluster([*MACHINES, NO_DOCKER], env={NO_DOCKER: {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}}) as c:
         yield c
 
 
@@ -83,7 +85,7 @@ def test_a_chain_across_two_machines_measures_as_on_one(cluster):
     assert all(u["cpu_cores_mean"] > 0 and u["memory_mib_mean"] > 0 for u in info["machine_util"].values())
 
 
-def test_a_cut_link_keeps_its_delay_and_bandwidth(cluster):
+def test_a_cut_link_keeps_its_delay_and_bandwidth_and_carries_load(cluster):
     from testbed.cluster import ClusterTestbed
 
     g, chain, placement, mapping = two_machine_chain()
@@ -102,6 +104,9 @@ def test_a_cut_link_keeps_its_delay_and_bandwidth(cluster):
         report = ctb.cmd(s1, f"iperf3 -c {far} -t 4 -J")
         mbit = __import__("json").loads(report)["end"]["sum_received"]["bits_per_second"] / 1e6
         assert 8.5 <= mbit <= 11.5, mbit
+        # Open-loop load from the client on m1 through both machines: every request answered and counted.
+        row = ctb.load(rate=50, duration=2)[0]
+        assert row["sent"] == 100 and row["ok"] == 100 and row["errors"] == 0 and row["counters_add_up"], row
         run_id = ctb.info["run_id"]
     assert leftovers(cluster, run_id) == {}
 
@@ -132,6 +137,17 @@ def test_an_underlay_that_does_not_reach_a_peer_is_refused_before_anything_start
                 pass
     finally:
         subprocess.run([*nic, "up"], check=True)
+    assert [p for m in MACHINES for p in cluster.state[m].glob("*.json")] == []  # no share was started
+
+
+def test_a_machine_without_docker_is_refused_before_anything_starts(cluster):
+    from testbed.cluster import ClusterTestbed
+
+    g, chain, placement, mapping = two_machine_chain()
+    mapping["srv2"] = NO_DOCKER
+    with pytest.raises(TestbedError, match=r"machine m3, its preflight check: .*Docker"):
+        with ClusterTestbed(g, [chain], placement, machines=mapping, log=lambda *_: None):
+            pass
     assert [p for m in MACHINES for p in cluster.state[m].glob("*.json")] == []  # no share was started
 
 
