@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from testbed import system
 from testbed.budget import MACHINE_RESOURCE, BudgetError, check_budget, machines_from_ray, shares_of
 from testbed.cleanup import remove_all, remove_run, run_ids_here
-from testbed.deploy import HOST_KINDS, PROTOCOLS, SINKS, ChainMeasurements, MachineShare, Testbed, preflight
+from testbed.deploy import ChainMeasurements, MachineShare, Testbed, check_options, preflight
 from testbed.images import ImageNames
 from testbed.manifest import new_run_id
 from testbed.partition import PartitionError, check_mapping, cut_bandwidth, cut_links, partition
@@ -200,12 +200,7 @@ class ClusterTestbed(ChainMeasurements):
     def __init__(self, substrate, chains, placement, *, machines="auto", address=None, host_kind="dind",
                  images=ImageNames(), delay="auto", protocol="http", vnf_impl=None, sink="light", seed=0,
                  budget_override=False, log=print):
-        if host_kind not in HOST_KINDS:
-            raise TestbedError(f"host_kind {host_kind!r} unknown: use one of {', '.join(HOST_KINDS)}")
-        if protocol not in PROTOCOLS:
-            raise TestbedError(f"protocol {protocol!r} unknown: use one of {', '.join(PROTOCOLS)}")
-        if sink not in SINKS:
-            raise TestbedError(f"sink {sink!r} unknown: use one of {', '.join(SINKS)}")
+        check_options(host_kind, protocol, sink)
         self.substrate, self.chains, self.placement = substrate, list(chains), placement
         self.plan = build_plan(substrate, self.chains, placement)
         self.machines_option, self.address, self.seed, self.override = machines, address, seed, budget_override
@@ -218,18 +213,7 @@ class ClusterTestbed(ChainMeasurements):
         self.node_machine: dict = {}  # plan node -> machine
         self.info: dict = {}
 
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    # -- lifecycle (a with-block: ChainMeasurements) --------------------------------------
 
     def _choose(self, ray) -> tuple[dict, dict]:
         """The machines to use (name -> :class:`testbed.budget.Machine`) and the node -> machine mapping."""

@@ -70,6 +70,16 @@ http {{
 requests/s, so that the egress is never what saturates a chain under load."""
 
 
+def check_options(host_kind: str, protocol: str, sink: str) -> None:
+    """One clear error for an unknown host kind, protocol or sink, before anything is built."""
+    if host_kind not in HOST_KINDS:
+        raise TestbedError(f"host_kind {host_kind!r} unknown: use one of {', '.join(HOST_KINDS)}")
+    if protocol not in PROTOCOLS:
+        raise TestbedError(f"protocol {protocol!r} unknown: use one of {', '.join(PROTOCOLS)}")
+    if sink not in SINKS:
+        raise TestbedError(f"sink {sink!r} unknown: use one of {', '.join(SINKS)}")
+
+
 VNI_BASE = 4096
 """A cut link's VXLAN network identifier is ``VNI_BASE`` + its index in the plan: both machines derive it alike."""
 
@@ -97,12 +107,25 @@ class MachineShare:
 
 
 class ChainMeasurements:
-    """Latency, load and counters of deployed chains, on top of a few primitives a testbed provides.
+    """Deployed chains: up and down in a with-block, and their latency, load and counters, on top of a
+    few primitives a testbed provides.
 
     :class:`Testbed` provides them on one machine; :class:`testbed.cluster.ClusterTestbed` on several,
-    by asking each machine's share: ``plan``, ``request(chain_id, n, warmup=)``, ``counters()``,
-    ``diagnose(chain_id)`` and ``_generate(argvs, wait, sampler)``.
+    by asking each machine's share: ``start()``, ``stop()`` (idempotent), ``plan``,
+    ``request(chain_id, n, warmup=)``, ``counters()``, ``diagnose(chain_id)`` and
+    ``_generate(argvs, wait, sampler)``.
     """
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:  # a failed or interrupted bring-up leaves nothing behind
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
     def _counter_deltas(self, before: dict, after: dict, chain_id: str) -> dict:
         """What each VNF of the chain handled between two :meth:`counters` readings (None: gone)."""
@@ -244,12 +267,7 @@ class Testbed(ChainMeasurements):
     def __init__(self, substrate, chains, placement, *, host_kind="dind", images=ImageNames(),
                  delay="auto", protocol="http", vnf_impl=None, sink="light", share: MachineShare | None = None,
                  run_id: str | None = None, log=print):
-        if host_kind not in HOST_KINDS:
-            raise TestbedError(f"host_kind {host_kind!r} unknown: use one of {', '.join(HOST_KINDS)}")
-        if protocol not in PROTOCOLS:
-            raise TestbedError(f"protocol {protocol!r} unknown: use one of {', '.join(PROTOCOLS)}")
-        if sink not in SINKS:
-            raise TestbedError(f"sink {sink!r} unknown: use one of {', '.join(SINKS)}")
+        check_options(host_kind, protocol, sink)
         if sink == "nginx" and protocol == "http" and not shutil.which("nginx"):
             raise TestbedError("sink='nginx' needs Debian's nginx on this machine: run `make setup`")
         self.sink = sink
@@ -319,19 +337,7 @@ class Testbed(ChainMeasurements):
                 except CatalogueError as exc:
                     raise TestbedError(str(exc)) from None
 
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def __enter__(self):
-        system.require_root()
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    # -- lifecycle (a with-block: ChainMeasurements) --------------------------------------
 
     def start(self):
         t0 = time.monotonic()
