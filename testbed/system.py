@@ -111,7 +111,7 @@ def kill_cgroup(path: Path, timeout: float = 5.0) -> None:
         return
     deadline = time.monotonic() + timeout
     while True:
-        pids = [pid for p in [path, *sorted(path.rglob("*"))] if p.is_dir() for pid in cgroup_procs(p)]
+        pids = [pid for p in [path, *_subdirs(path)] for pid in cgroup_procs(p)]
         if not pids:
             break
         for pid in pids:
@@ -129,9 +129,15 @@ def remove_cgroup_tree(path: Path) -> None:
     """rmdir a cgroup and its empty descendants, deepest first."""
     if not path.exists():
         return
-    for sub in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+    for sub in sorted(_subdirs(path), key=lambda p: -len(p.parts)):
         _rmdir(sub)
     _rmdir(path)
+
+
+def _subdirs(path: Path) -> list[Path]:
+    """Every directory below ``path``; one that vanishes meanwhile (Docker removing a container's cgroup)
+    is skipped, as ``os.walk`` skips what it cannot list."""
+    return [Path(root) / d for root, dirs, _ in os.walk(path) for d in dirs]
 
 
 def _rmdir(path: Path) -> None:
