@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from testbed import system
@@ -29,26 +30,34 @@ def _docker(client=None):
         return None  # no daemon: no containers of ours can be running either
 
 
-def remove_container(container) -> None:
+def remove_container(container, attempts: int = 4) -> None:
     """Remove one container, with its anonymous volumes, whatever its state; gone already is fine.
 
     One with a Docker network endpoint is removed while holding
     :data:`testbed.system.CONTAINER_REMOVAL`; ours have none (networking disabled) and go in parallel.
+    Any other refusal by the daemon (a dying container whose exit event came late, a busy mount in
+    a server's data root) is retried after a pause, and raised only if it persists.
     """
     import docker
 
     networked = not (container.attrs.get("Config") or {}).get("NetworkDisabled")
-    try:
-        if networked:
-            with system.CONTAINER_REMOVAL:
+    for attempt in range(1, attempts + 1):
+        try:
+            if networked:
+                with system.CONTAINER_REMOVAL:
+                    container.remove(force=True, v=True)
+            else:
                 container.remove(force=True, v=True)
-        else:
-            container.remove(force=True, v=True)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as exc:
-        if exc.status_code != 409:  # 409: another cleanup is removing it already
-            raise
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # another cleanup is removing it already
+                return
+            if attempt == attempts:
+                raise
+            print(f"cleanup: removing container {container.name} failed ({exc}); retrying", file=sys.stderr)
+            time.sleep(attempt)
 
 
 def remove_containers(client, run_id: str | None) -> int:

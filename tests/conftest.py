@@ -110,3 +110,40 @@ def testbed_leaves_nothing():
     assert project_leftovers() == {}
     assert dangling_volumes() <= volumes
     assert root_links() <= links
+
+
+@pytest.fixture(autouse=True)
+def testbed_test_leaves_nothing(request):
+    """A testbed test that leaves a run behind fails at teardown, and what it left is removed.
+
+    Without this, one leak fails every later test that first checks the
+    machine is clean, and hides which test leaked.  Runs that existed before
+    the test (a module's fixture) are compared, not removed.
+    """
+    from tests.testbed_helpers import project_leftovers, requirements_missing
+
+    if request.node.get_closest_marker("testbed") is None or requirements_missing():
+        yield
+        return
+    from testbed.cleanup import remove_run, run_ids_here
+
+    def runs():
+        return set(_run_ids_with_containers()) | set(run_ids_here())
+
+    before = runs()
+    yield
+    leaked = sorted(runs() - before)
+    if leaked:
+        left = {run_id: project_leftovers(run_id) for run_id in leaked}
+        for run_id in leaked:
+            remove_run(run_id)
+        pytest.fail(f"the test left runs behind (now removed): {left}")
+
+
+def _run_ids_with_containers() -> list[str]:
+    """Run ids labelled on the project's containers (a run may have nothing else left)."""
+    from testbed.manifest import LABEL
+
+    out = subprocess.run(["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", f'{{{{.Label "{LABEL}"}}}}'],
+                         capture_output=True, text=True).stdout
+    return [line for line in out.split() if line]
