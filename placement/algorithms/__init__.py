@@ -9,6 +9,7 @@ the ``sfcbench.algorithms`` entry-point group.
 
 BUILTIN = {
     "annealing": "placement.algorithms.annealing:SimulatedAnnealing",
+    "bw_greedy": "placement.algorithms.bw_greedy:BandwidthGreedy",
     "first_fit": "placement.algorithms.first_fit:FirstFit",
     "genetic": "placement.algorithms.genetic:Genetic",
     "grc": "placement.algorithms.grc:GRC",

@@ -19,10 +19,9 @@ import numbers
 
 import numpy as np
 
-from ..errors import Infeasible
 from ..model import BW, CPU, KIND, SERVER
 from ..substrate import servers
-from ._sequential import SequentialPlacement, embed_chain
+from ._sequential import SequentialPlacement, embed_backtracking
 
 
 DENSE_NODES = 500
@@ -132,32 +131,12 @@ def check_positive(name, value):
 def embed_by_rank(G, chain, score, server_list, backtracks):
     """Embed ``chain`` taking, VNF by VNF, the best-scored candidate, backtracking on failure.
 
-    Depth-first in rank order: when a chain cannot be completed, the last
-    choice made is banned (for the same earlier choices) and the chain is
-    embedded again, at most ``backtracks`` times; then the first failure is
-    raised.  ``G`` keeps the reservations of the embedding found only.
+    Depth-first in rank order (:func:`._sequential.embed_backtracking`): when
+    a chain cannot be completed, the last choice made is banned and the chain
+    is embedded again, at most ``backtracks`` times.
     """
-    banned, first_error = {}, None
-    for _ in range(int(backtracks) + 1):
-        trail = []
-
-        def choose(step):
-            options = [s for s in step.candidates if s not in banned.get(tuple(trail), ())]
-            if not options:
-                raise Infeasible(
-                    f"chain {chain.id!r}: every candidate of VNF {step.index} was tried", chain_id=chain.id
-                )
-            trail.append(max(options, key=score.__getitem__))
-            return trail[-1]
-
-        try:
-            return embed_chain(G, chain, choose, server_list)
-        except Infeasible as e:
-            first_error = first_error or e
-            if not trail:  # the first VNF failed: nothing to undo
-                break
-            banned.setdefault(tuple(trail[:-1]), set()).add(trail[-1])
-    raise first_error
+    return embed_backtracking(G, chain, lambda step, options: max(options, key=score.__getitem__), server_list,
+                              backtracks)
 
 
 class RankedPlacement(SequentialPlacement):

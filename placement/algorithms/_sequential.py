@@ -130,6 +130,38 @@ def _embed(G, chain, choose, txn, server_list):
     return Embedding(chain.id, placed, paths)
 
 
+def embed_backtracking(G, chain: Chain, pick, server_list, backtracks) -> Embedding:
+    """Embed ``chain`` taking ``pick(step, options)`` VNF by VNF, backtracking on failure.
+
+    Depth-first in the order ``pick`` prefers: when a chain cannot be
+    completed, the last choice made is banned (for the same earlier choices)
+    and the chain is embedded again, at most ``backtracks`` times; then the
+    first failure is raised.  ``options`` are the step's candidates not yet
+    banned.  ``G`` keeps the reservations of the embedding found only.
+    """
+    banned, first_error = {}, None
+    for _ in range(int(backtracks) + 1):
+        trail = []
+
+        def choose(step):
+            options = [s for s in step.candidates if s not in banned.get(tuple(trail), ())]
+            if not options:
+                raise Infeasible(
+                    f"chain {chain.id!r}: every candidate of VNF {step.index} was tried", chain_id=chain.id
+                )
+            trail.append(pick(step, options))
+            return trail[-1]
+
+        try:
+            return embed_chain(G, chain, choose, server_list)
+        except Infeasible as e:
+            first_error = first_error or e
+            if not trail:  # the first VNF failed: nothing to undo
+                break
+            banned.setdefault(tuple(trail[:-1]), set()).add(trail[-1])
+    raise first_error
+
+
 class SequentialPlacement(PlacementAlgorithm):
     """Base of the constructive heuristics: chains in the given order, one at a time.
 
