@@ -585,25 +585,33 @@ class DockerHost(ServerBehaviour, RunNode, Host):
         self.remove_container()
 
     def _kill_shell(self):
-        """Kill the shell and reap it before the container goes.
+        """Kill the shell, let nsenter reap it, and reap nsenter, before the container goes.
 
         nsenter forks the shell into the container's PID namespace, where
         interactive bash leads its own process group: a killpg of nsenter's
         group misses it.  Left alive, it is reparented outside the container
         and the daemon's kill then waits about 2 s for the namespace to empty.
+        Killing nsenter with it is no better: the orphaned shell is left to the
+        container's init as the daemon kills it, and removal again often waits
+        2 s (20 hosts: ``net.stop()`` 2.3-2.8 s; killing the shell alone, 1.5-1.7 s).
         """
         if not self.shell or self.shell.poll() is not None:
             return
         try:
-            children = Path(f"/proc/{self.shell.pid}/task/{self.shell.pid}/children").read_text().split()
+            children = [int(pid) for pid in
+                        Path(f"/proc/{self.shell.pid}/task/{self.shell.pid}/children").read_text().split()]
         except OSError:
             children = []
-        for pid in [*map(int, children), self.shell.pid]:
+        for pid in children or [self.shell.pid]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        self.shell.wait()
+        try:
+            self.shell.wait(timeout=5)  # nsenter exits once its child is reaped
+        except subprocess.TimeoutExpired:
+            self.shell.kill()
+            self.shell.wait()
 
     def remove_container(self):
         try:
