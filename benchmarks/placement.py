@@ -10,7 +10,9 @@ Run ``.venv/bin/python benchmarks/placement.py [--quick]``.  Prints
    accepted revenue, long-term average revenue, revenue/cost, accepted
    revenue over the time-aware LP bound (:func:`placement.admission.lp_bound`,
    its aggregate relaxation: the flow relaxation is too big for 1000
-   requests on 100 nodes) and ms per request.  An algorithm
+   requests on 100 nodes), wall ms per request and CPU ms per request (the
+   process's CPU time over the whole run, checks included: the fairer
+   figure on a busy machine, and the one the target is judged on).  An algorithm
    whose probe on the first requests predicts more than ``--budget`` s per
    run is reported as skipped, with the estimate;
 2. **batch**: on the SNDlib admission instances
@@ -60,7 +62,8 @@ NODE_RANKING = ("grc", "rw_rank", "pagerank")
 """The node-ranking baselines of the VNE literature (the online target compares against the best of them)."""
 
 LITERATURE = NODE_RANKING + ("annealing", "tabu", "local_search")
-"""Baselines re-implemented from papers; every other registered algorithm but the MILP is sfcbench's own."""
+"""Baselines re-implemented from papers; every other registered algorithm but the MILP counts as sfcbench's own
+(``greedy`` and ``bw_greedy`` among them)."""
 
 
 def _header():
@@ -116,7 +119,7 @@ def online_table(label, build, n_requests, seeds, budget):
     print(f"   LP bound (time-aware): mean {statistics.mean(b for *_, b, _ in instances):.0f}, "
           f"{statistics.mean(t for *_, t in instances):.1f} s per instance")
     print(f"   {'algorithm':<13} {'accept':>7} {'revenue':>9} {'LAR':>7} {'rev/cost':>8} {'vs LP':>6} "
-          f"{'ms/req':>7} {'p95 ms':>7} {'run s':>6}")
+          f"{'ms/req':>7} {'p95 ms':>7} {'CPU ms':>7} {'run s':>6}")
     summary = {}
     for name in available_algorithms():
         estimate = _probe_seconds(G0, instances[0][1], name, min(30, n_requests), budget)
@@ -125,22 +128,24 @@ def online_table(label, build, n_requests, seeds, budget):
             continue
         runs = []
         for G, requests, bound, _ in instances:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             result = simulate(G, requests, name, seed=0)
-            runs.append((result, bound, time.perf_counter() - start))
+            runs.append((result, bound, time.perf_counter() - start, time.process_time() - cpu))
         row = {
             "accept": statistics.mean(r.acceptance_ratio for r, *_ in runs),
             "revenue": statistics.mean(r.accepted_revenue for r, *_ in runs),
             "lar": statistics.mean(r.long_term_average_revenue for r, *_ in runs),
             "rc": statistics.mean(r.revenue_cost_ratio for r, *_ in runs),
-            "ratio": statistics.mean(r.accepted_revenue / b for r, b, _ in runs),
+            "ratio": statistics.mean(r.accepted_revenue / b for r, b, *_ in runs),
             "ms": statistics.mean(r.mean_solve_ms for r, *_ in runs),
             "p95": statistics.median(float(np.percentile(r.solve_ms, 95)) for r, *_ in runs),
-            "secs": statistics.mean(s for *_, s in runs),
+            "cpu_ms": statistics.mean(1e3 * c / len(r.rows) for r, *_, c in runs),
+            "secs": statistics.mean(s for *_, s, _ in runs),
+            "per_seed": [r.acceptance_ratio for r, *_ in runs],
         }
         summary[name] = row
         print(f"   {name:<13} {row['accept']:>7.3f} {row['revenue']:>9.0f} {row['lar']:>7.2f} {row['rc']:>8.3f} "
-              f"{row['ratio']:>6.3f} {row['ms']:>7.2f} {row['p95']:>7.1f} {row['secs']:>6.1f}")
+              f"{row['ratio']:>6.3f} {row['ms']:>7.2f} {row['p95']:>7.1f} {row['cpu_ms']:>7.2f} {row['secs']:>6.1f}")
     _online_verdict(summary)
     print()
     return summary
@@ -148,15 +153,18 @@ def online_table(label, build, n_requests, seeds, budget):
 
 def _online_verdict(summary):
     ranking = {n: r for n, r in summary.items() if n in NODE_RANKING}
-    own = {n: r for n, r in summary.items() if _own(n) and r["ms"] <= 20.0}
+    own = {n: r for n, r in summary.items() if _own(n) and r["cpu_ms"] <= 20.0}
     if not ranking or not own:
-        print("   target: n/a (no node-ranking baseline or no own heuristic within 20 ms/request ran)")
+        print("   target: n/a (no node-ranking baseline or no own heuristic within 20 CPU ms/request ran)")
         return
     base = max(ranking, key=lambda n: ranking[n]["accept"])
     best = max(own, key=lambda n: own[n]["accept"])
     ok = own[best]["accept"] > ranking[base]["accept"]
-    print(f"   target: best own heuristic within 20 ms/request ({best}, {own[best]['accept']:.3f}) beats the best "
-          f"node-ranking baseline ({base}, {ranking[base]['accept']:.3f}): {'MET' if ok else 'MISSED'}")
+    wins = sum(a > b for a, b in zip(own[best]["per_seed"], ranking[base]["per_seed"]))
+    print(f"   target: best own heuristic within 20 CPU ms/request ({best}, {own[best]['accept']:.3f}, "
+          f"{own[best]['cpu_ms']:.1f} CPU ms) beats the best node-ranking baseline ({base}, "
+          f"{ranking[base]['accept']:.3f}): {'MET' if ok else 'MISSED'}; higher on {wins}/{len(own[best]['per_seed'])} "
+          f"seeds ({', '.join(f'{a:.3f} vs {b:.3f}' for a, b in zip(own[best]['per_seed'], ranking[base]['per_seed']))})")
 
 
 def batch_table(instances, seeds, time_limit):
