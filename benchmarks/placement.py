@@ -61,8 +61,8 @@ from placement.vne import generate_requests, geant, wx100  # noqa: E402
 NODE_RANKING = ("grc", "rw_rank", "pagerank")
 """The node-ranking baselines of the VNE literature (the online target compares against the best of them)."""
 
-LITERATURE = NODE_RANKING + ("annealing", "tabu", "local_search")
-"""Baselines re-implemented from papers; every other registered algorithm but the MILP counts as sfcbench's own
+LITERATURE = NODE_RANKING + ("annealing", "tabu", "local_search", "genetic")
+"""Methods re-implemented from papers; every other registered algorithm but the MILP counts as sfcbench's own
 (``greedy`` and ``bw_greedy`` among them)."""
 
 

@@ -97,12 +97,16 @@ def cli():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def testbed_leaves_nothing():
+def testbed_leaves_nothing(request):
     """After the whole suite nothing of the project is left: containers, volumes, namespaces,
-    cgroups, processes, manifests, root-namespace veths and bridges (checked where Docker runs)."""
+    cgroups, processes, manifests, root-namespace veths and bridges (checked where Docker runs).
+
+    Checked only when the session runs testbed tests: a placement-only session
+    (``-m "not testbed"``) may run beside a testbed that is up.
+    """
     from tests.testbed_helpers import dangling_volumes, project_leftovers, requirements_missing, root_links
 
-    if requirements_missing():
+    if requirements_missing() or not any(item.get_closest_marker("testbed") for item in request.session.items):
         yield
         return
     volumes, links = dangling_volumes(), root_links()
