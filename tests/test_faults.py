@@ -18,6 +18,7 @@ import pytest
 from placement.model import Chain, Embedding, Placement
 from placement.topologies import line
 from placement.workload import DEFAULT_CATALOGUE
+from testbed.cleanup import remove_container
 from testbed.deploy import Testbed
 from tests.testbed_helpers import project_leftovers, skip_without_testbed
 
@@ -44,7 +45,7 @@ def test_killed_vnf_stopped_daemon_and_removed_server_are_recorded():
         s0, s1, s2 = (tb.nodes[tb.plan.names[f"srv{i}"]] for i in range(3))
         s0.docker("kill", "c0-1-firewall")  # a VNF container dies
         s1.cmd("kill $(cat /run/sfcbench-dockerd.pid)")  # an inner Docker daemon stops
-        tb.run.docker.containers.get(s2.container.id).remove(force=True)  # a server disappears
+        remove_container(tb.run.docker.containers.get(s2.container.id))  # a server disappears
         rows = {r["chain_id"]: r for r in tb.measure(requests=5)}
         run_id = tb.info["run_id"]
     assert rows["c0"]["status"] == "error" and "c0-1-firewall" in rows["c0"]["reason"]
