@@ -10,6 +10,7 @@ by the run's manifest under ``/run/sfcbench``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import time
@@ -43,10 +44,7 @@ def remove_container(container, attempts: int = 4) -> None:
     networked = not (container.attrs.get("Config") or {}).get("NetworkDisabled")
     for attempt in range(1, attempts + 1):
         try:
-            if networked:
-                with system.CONTAINER_REMOVAL:
-                    container.remove(force=True, v=True)
-            else:
+            with system.CONTAINER_REMOVAL if networked else contextlib.nullcontext():
                 container.remove(force=True, v=True)
             return
         except docker.errors.NotFound:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..model import BW, CPU, KIND, SERVER
 from ..substrate import servers
-from ._sequential import SequentialPlacement, embed_backtracking
+from ._sequential import SequentialPlacement, check_backtracks, embed_backtracking
 
 
 DENSE_NODES = 500
@@ -157,8 +157,7 @@ class RankedPlacement(SequentialPlacement):
 
     def _check(self) -> None:
         """Raise ``ValueError`` on bad parameters."""
-        if not (isinstance(self.backtracks, numbers.Integral) and self.backtracks >= 0):
-            raise ValueError(f"{self.name} backtracks must be an integer >= 0, got {self.backtracks!r}")
+        check_backtracks(self.name, self.backtracks)
 
     def _place(self, residual, chains, rng):
         self._check()

@@ -13,6 +13,7 @@ paths), reservations and rollback are done here once for all.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from ..base import PlacementAlgorithm
@@ -128,6 +129,12 @@ def _embed(G, chain, choose, txn, server_list):
         txn.path(found[1], chain.bw)
         paths.append(found[1])
     return Embedding(chain.id, placed, paths)
+
+
+def check_backtracks(name: str, backtracks) -> None:
+    """One clear ``ValueError`` unless ``backtracks`` is an integer >= 0."""
+    if not (isinstance(backtracks, numbers.Integral) and not isinstance(backtracks, bool) and backtracks >= 0):
+        raise ValueError(f"{name} backtracks must be an integer >= 0, got {backtracks!r}")
 
 
 def embed_backtracking(G, chain: Chain, pick, server_list, backtracks) -> Embedding:

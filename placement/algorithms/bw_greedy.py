@@ -14,12 +14,10 @@ undone and the next-best taken, depth-first, as the ranking baselines do.
 
 from __future__ import annotations
 
-import numbers
-
 from ..model import BW, CPU
 from ..residual import EPS
 from ..substrate import servers
-from ._sequential import SequentialPlacement, embed_backtracking
+from ._sequential import SequentialPlacement, check_backtracks, embed_backtracking
 
 
 class BandwidthGreedy(SequentialPlacement):
@@ -55,9 +53,7 @@ class BandwidthGreedy(SequentialPlacement):
         self.backtracks = backtracks
 
     def _place(self, residual, chains, rng):
-        if not (isinstance(self.backtracks, numbers.Integral) and not isinstance(self.backtracks, bool)
-                and self.backtracks >= 0):
-            raise ValueError(f"bw_greedy backtracks must be an integer >= 0, got {self.backtracks!r}")
+        check_backtracks(self.name, self.backtracks)
         server_list = servers(residual)
         return {
             c.id: embed_backtracking(residual, c, _pick, server_list, self.backtracks) for c in chains
